@@ -1,0 +1,176 @@
+"""The ``dgl-diffpool`` command line: thin wrappers over :mod:`dgl_diffpool`."""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import time
+from typing import Any, Callable
+
+import click
+from click.core import ParameterSource
+
+from dgl_diffpool.data import DATASETS, DEFAULT_DATASET, load_dataset
+from dgl_diffpool.errors import DiffPoolError
+from dgl_diffpool.models import MODELS
+from dgl_diffpool.nn import CONV_TYPES, READOUTS
+from dgl_diffpool.training import (
+    RunConfig,
+    evaluate as evaluate_split,
+    load_checkpoint,
+    model_from_checkpoint,
+    prepare_run,
+    resolve_device,
+    train as train_run,
+)
+from dgl_diffpool.training.engine import BEST, LAST
+
+DEFAULTS = RunConfig()
+
+# (option, RunConfig field, click type, help); defaults come from RunConfig.
+TRAIN_OPTIONS: list[tuple[str, str, Any, str]] = [
+    ("--dataset", "dataset", str, f"Dataset name ({', '.join(DATASETS)})."),
+    ("--model", "model", click.Choice(MODELS), "Model: DiffPool or the flat GraphSAGE mean-pool baseline."),
+    ("--pool-levels", "pool_levels", click.IntRange(min=1), "Number of DiffPool layers."),
+    ("--ratio", "ratio", click.FloatRange(0, 1, min_open=True), "Assignment ratio: clusters per node."),
+    ("--adaptive-clusters/--fixed-clusters", "adaptive_clusters", bool,
+     "Per-graph cluster counts ceil(ratio * n_b) instead of one K per level."),
+    ("--gnn-layers", "gnn_layers", click.IntRange(min=1), "Layers in each embedding / assignment GNN."),
+    ("--hidden", "hidden", click.IntRange(min=1), "Hidden size of each GNN layer."),
+    ("--mlp-hidden", "mlp_hidden", click.IntRange(min=1), "Hidden size of the classifier MLP."),
+    ("--conv", "conv", click.Choice(CONV_TYPES), "GNN layer type."),
+    ("--batch-norm/--no-batch-norm", "batch_norm", bool, "BatchNorm after each GNN layer."),
+    ("--dropout", "dropout", click.FloatRange(0, 1, max_open=True), "Dropout probability."),
+    ("--readout", "readout", click.Choice(READOUTS), "Readout over the nodes of each DiffPool level."),
+    ("--link-loss/--no-link-loss", "link_loss", bool, "Link-prediction loss (off: DiffPool-NoLP)."),
+    ("--entropy-loss/--no-entropy-loss", "entropy_loss", bool, "Assignment-entropy loss."),
+    ("--lr", "lr", click.FloatRange(0, min_open=True), "Adam learning rate."),
+    ("--weight-decay", "weight_decay", click.FloatRange(0), "Adam weight decay."),
+    ("--batch-size", "batch_size", click.IntRange(min=1), "Graphs per batch."),
+    ("--epochs", "epochs", click.IntRange(min=1), "Maximum number of epochs."),
+    ("--patience", "patience", click.IntRange(min=1), "Early stopping: epochs without validation gain."),
+    ("--clip", "clip", click.FloatRange(0, min_open=True), "Gradient norm clipping threshold."),
+    ("--val-fraction", "val_fraction", click.FloatRange(0, 1, min_open=True, max_open=True),
+     "Stratified validation fraction."),
+    ("--test-fraction", "test_fraction", click.FloatRange(0, 1, min_open=True, max_open=True),
+     "Stratified test fraction."),
+    ("--seed", "seed", int, "Seed of data generation, splits, initialisation and shuffling."),
+    ("--device", "device", str, "cpu, cuda or cuda:N."),
+    ("--data-dir", "data_dir", click.Path(file_okay=False), "Dataset cache directory."),
+]
+
+
+def _library_errors(fn: Callable) -> Callable:
+    """Turn the library's user-facing errors into one ``Error: ...`` line and exit code 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except DiffPoolError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
+def _ensure_data_dir(path: str) -> None:
+    """The default cache is created on demand; a directory the user names must exist."""
+    if path == DEFAULTS.data_dir:
+        os.makedirs(path, exist_ok=True)
+    elif not os.path.isdir(path):
+        raise click.ClickException(f"data directory {path} does not exist")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+def cli() -> None:
+    """DiffPool for DGL: prepare datasets, train and evaluate hierarchical graph classifiers."""
+
+
+@cli.command()
+@click.argument("name", default=DEFAULT_DATASET)
+@click.option("--data-dir", default=DEFAULTS.data_dir, type=click.Path(file_okay=False), help="Dataset cache.")
+@click.option("--seed", default=DEFAULTS.seed, help="Seed of the built-in dataset's generator.")
+@_library_errors
+def prep(name: str, data_dir: str, seed: int) -> None:
+    """Prepare dataset NAME in the data directory (later runs reuse it)."""
+    _ensure_data_dir(data_dir)
+    data = load_dataset(name, data_dir, seed=seed)
+    nodes = [g.num_nodes() for g in data.graphs]
+    click.echo(
+        f"{name}: {len(data)} graphs, {data.num_classes} classes, {data.num_features} node features, "
+        f"{sum(nodes) / len(nodes):.2f} nodes on average (max {max(nodes)}), cached in {data_dir}"
+    )
+
+
+def _train_options(fn: Callable) -> Callable:
+    for flag, field, kind, help_text in reversed(TRAIN_OPTIONS):
+        default = getattr(DEFAULTS, field)
+        if kind is bool:
+            fn = click.option(flag, field, default=default, help=help_text)(fn)
+        else:
+            fn = click.option(flag, field, type=kind, default=default, help=help_text)(fn)
+    return fn
+
+
+@cli.command()
+@_train_options
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Run directory (default: runs/DATASET-MODEL-TIME).")
+@click.option("--resume", is_flag=True, help="Continue the interrupted run in --out.")
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+@click.pass_context
+@_library_errors
+def train(ctx: click.Context, out: str | None, resume: bool, progress: bool, **options: Any) -> None:
+    """Train a model; select it on the validation split and test it once."""
+    if resume and out is None:
+        raise click.UsageError("--resume needs --out, the directory of the run to continue")
+    if resume:
+        saved = RunConfig.from_dict(load_checkpoint(os.path.join(out, LAST))["config"]).to_dict()
+        given = {k: v for k, v in options.items() if ctx.get_parameter_source(k) != ParameterSource.DEFAULT}
+        options = {**saved, **given}
+    config = RunConfig(**options)
+    _ensure_data_dir(config.data_dir)
+    if out is None:
+        out = os.path.join("runs", f"{config.dataset}-{config.model}-{time.strftime('%Y%m%d-%H%M%S')}")
+    tick = time.perf_counter()
+    try:
+        result = train_run(config, out, resume=resume, progress=progress)
+    except KeyboardInterrupt:
+        raise click.ClickException(
+            f"interrupted; continue with: dgl-diffpool train --out {out} --resume"
+        ) from None
+    click.echo(
+        f"{config.model} on {config.dataset}: best epoch {result.best_epoch + 1} of {result.epochs_run}"
+        f"{' (early stop)' if result.stopped_early else ''}, validation accuracy {result.val_acc:.4f}, "
+        f"test accuracy {result.test_acc:.4f}, {time.perf_counter() - tick:.1f} s"
+    )
+    click.echo(f"run directory: {out}")
+
+
+@cli.command()
+@click.argument("checkpoint", type=click.Path(exists=True))
+@click.option("--split", type=click.Choice(["test", "valid", "train"]), default="test", help="Split to score.")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Dataset cache (default: the one the run used).")
+@click.option("--device", default="cpu", help="cpu, cuda or cuda:N.")
+@_library_errors
+def evaluate(checkpoint: str, split: str, data_dir: str | None, device: str) -> None:
+    """Score CHECKPOINT (a .pt file or a run directory) on a split of its dataset."""
+    path = os.path.join(checkpoint, BEST) if os.path.isdir(checkpoint) else checkpoint
+    payload = load_checkpoint(path)
+    model, config = model_from_checkpoint(payload, path)
+    if data_dir is not None:
+        config = dataclasses.replace(config, data_dir=data_dir)
+    _ensure_data_dir(config.data_dir)
+    data, splits = prepare_run(config)
+    shape = dict(in_feats=data.num_features, num_classes=data.num_classes, max_num_nodes=data.max_num_nodes)
+    if shape != payload["model_shape"]:
+        raise click.ClickException(
+            f"{path} was trained on {config.dataset} data of shape {payload['model_shape']}, this data is {shape}"
+        )
+    dev = resolve_device(device)
+    scores = evaluate_split(model.to(dev), data, splits[split], config.batch_size, dev)
+    click.echo(
+        f"{config.model} on {config.dataset} [{split}, {len(splits[split])} graphs]: "
+        f"accuracy {scores['acc']:.4f}, loss {scores['loss']:.4f}"
+    )

@@ -1,0 +1,17 @@
+"""Datasets, validation, splits and batching."""
+from .batching import GraphBatch, iterate_batches
+from .dataset import GraphClassificationData
+from .registry import DATASETS, DEFAULT_DATASET, load_dataset
+from .splits import stratified_split
+from .synthetic import HierarchicalCommunityDataset
+
+__all__ = [
+    "DATASETS",
+    "DEFAULT_DATASET",
+    "GraphBatch",
+    "GraphClassificationData",
+    "HierarchicalCommunityDataset",
+    "iterate_batches",
+    "load_dataset",
+    "stratified_split",
+]

@@ -1,0 +1,17 @@
+"""Errors that name the problem in one line; the CLI prints them without a traceback."""
+
+
+class DiffPoolError(Exception):
+    """Base class of this package's user-facing errors."""
+
+
+class DatasetError(DiffPoolError):
+    """A dataset name, file or graph is missing, unknown or invalid."""
+
+
+class ConfigError(DiffPoolError, ValueError):
+    """A hyper-parameter or option has a value that cannot work."""
+
+
+class CheckpointError(DiffPoolError):
+    """A checkpoint is missing, unreadable, or belongs to another model or run."""

@@ -1,0 +1,144 @@
+"""Hierarchical graph classifier: sparse DiffPool at level 0, dense DiffPool after."""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import dgl
+import torch
+from torch import Tensor, nn
+
+from ..nn import DenseDiffPool, DenseGNN, DiffPool, dense_readout, sparse_readout
+from ..nn.readout import check_readout
+from .classifier_head import mlp_head
+from .output import ClassifierOutput
+
+
+class DiffPoolClassifier(nn.Module):
+    r"""DiffPool graph classifier (Ying et al., 2018).
+
+    Level 0 runs sparse embedding and assignment GNNs on the DGL batch and pools
+    it with :func:`~dgl_diffpool.nn.sparse_diff_pool`; each further pooling level
+    is dense. After the last pooling an embedding GNN runs on the coarsest graph.
+    The readouts of all levels are concatenated and fed to an MLP.
+
+    Cluster counts: :math:`K_0 = \lceil r \cdot n_{max} \rceil` for the largest
+    graph the model is built for, :math:`K_{l+1} = \lceil r K_l \rceil`. With
+    ``adaptive_clusters`` each graph gets :math:`\lceil r n_b \rceil` clusters
+    (capped at :math:`K_l`) instead of :math:`K_l`.
+
+    Parameters
+    ----------
+    in_feats : int
+        Node feature size.
+    num_classes : int
+        Number of classes.
+    max_num_nodes : int
+        Largest graph size, sets :math:`K_0`.
+    pool_levels : int
+        Number of DiffPool layers (:math:`\ge 1`).
+    ratio : float
+        Assignment ratio :math:`r \in (0, 1]` (0.25 in the paper).
+    gnn_layers : int
+        Layers in each embedding and assignment GNN.
+    hidden_feats : int
+        Hidden size of each GNN layer.
+    mlp_hidden : int
+        Hidden size of the classifier MLP.
+    conv : str
+        ``"sage"``, ``"gcn"`` or ``"gin"``.
+    batch_norm : bool
+        BatchNorm after each GNN layer (over real nodes only).
+    dropout : float
+        Dropout in the GNNs and the MLP.
+    readout : str
+        ``"max"``, ``"mean"`` or ``"sum"`` over the nodes of each level.
+    link_loss, entropy_loss : bool
+        Whether the auxiliary losses enter ``aux_loss`` (``link_loss=False`` is
+        DiffPool-NoLP).
+    adaptive_clusters : bool
+        Per-graph cluster counts instead of a fixed :math:`K_l`.
+
+    Notes
+    -----
+    ``forward(graph, feat, edge_weight=None)`` takes a batch of :math:`B` graphs,
+    node features :math:`(N, F)` and optional edge weights :math:`(E,)`; it returns
+    a :class:`~dgl_diffpool.models.ClassifierOutput` with logits :math:`(B, C)`.
+    """
+
+    def __init__(
+        self,
+        in_feats: int,
+        num_classes: int,
+        max_num_nodes: int,
+        pool_levels: int = 1,
+        ratio: float = 0.25,
+        gnn_layers: int = 3,
+        hidden_feats: int = 64,
+        mlp_hidden: int = 64,
+        conv: str = "sage",
+        batch_norm: bool = True,
+        dropout: float = 0.0,
+        readout: str = "max",
+        link_loss: bool = True,
+        entropy_loss: bool = True,
+        adaptive_clusters: bool = False,
+    ) -> None:
+        super().__init__()
+        if pool_levels < 1:
+            raise ValueError(f"pool_levels must be >= 1, got {pool_levels}")
+        if not 0.0 < ratio <= 1.0:
+            raise ValueError(f"assignment ratio must be in (0, 1], got {ratio}")
+        if max_num_nodes < 1:
+            raise ValueError(f"max_num_nodes must be >= 1, got {max_num_nodes}")
+        check_readout(readout)
+        self.readout, self.use_link_loss, self.use_entropy_loss = readout, link_loss, entropy_loss
+        per_graph_ratio = ratio if adaptive_clusters else None
+
+        self.num_clusters = []
+        k = max_num_nodes
+        for _ in range(pool_levels):
+            k = max(1, math.ceil(ratio * k))
+            self.num_clusters.append(k)
+
+        gnn_args = dict(num_layers=gnn_layers, conv=conv, batch_norm=batch_norm, dropout=dropout)
+        self.first_pool = DiffPool(
+            in_feats, hidden_feats, self.num_clusters[0], ratio=per_graph_ratio, **gnn_args
+        )
+        feats = self.first_pool.out_feats
+        self.dense_pools = nn.ModuleList()
+        for k in self.num_clusters[1:]:
+            self.dense_pools.append(DenseDiffPool(feats, hidden_feats, k, ratio=per_graph_ratio, **gnn_args))
+        self.last_embed = DenseGNN(feats, hidden_feats, **gnn_args)
+        readout_feats = feats * (pool_levels + 1)
+        self.head = mlp_head(readout_feats, mlp_hidden, num_classes, dropout)
+
+    def reset_parameters(self) -> None:
+        self.first_pool.reset_parameters()
+        for pool in self.dense_pools:
+            pool.reset_parameters()
+        self.last_embed.reset_parameters()
+        for layer in self.head:
+            if isinstance(layer, nn.Linear):
+                layer.reset_parameters()
+
+    def forward(
+        self, graph: dgl.DGLGraph, feat: Tensor, edge_weight: Optional[Tensor] = None
+    ) -> ClassifierOutput:
+        z, pooled = self.first_pool(graph, feat, edge_weight)
+        readouts = [sparse_readout(graph, z, self.readout)]
+        link, entropy = pooled.link_loss, pooled.entropy_loss
+        for pool in self.dense_pools:
+            z, nxt = pool(pooled.x, pooled.adj, pooled.mask)
+            readouts.append(dense_readout(z, pooled.mask, self.readout))
+            link, entropy = link + nxt.link_loss, entropy + nxt.entropy_loss
+            pooled = nxt
+        z = self.last_embed(pooled.x, pooled.adj, pooled.mask)
+        readouts.append(dense_readout(z, pooled.mask, self.readout))
+        logits = self.head(torch.cat(readouts, dim=-1))
+        aux = logits.new_zeros(())
+        if self.use_link_loss:
+            aux = aux + link
+        if self.use_entropy_loss:
+            aux = aux + entropy
+        return ClassifierOutput(logits, link, entropy, aux)

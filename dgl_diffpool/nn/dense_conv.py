@@ -1,0 +1,96 @@
+"""Batched dense graph convolutions for the coarsened levels (after the first pooling).
+
+Every layer takes node features :math:`(B, N, F)`, a weighted adjacency
+:math:`(B, N, N)` with :math:`A_{uv}` the weight of :math:`u \\to v` (the
+convention of :func:`dgl_diffpool.nn.sparse_diff_pool`), and a node mask
+:math:`(B, N)`; it returns :math:`(B, N, F')` with padded rows set to zero.
+They mirror ``dgl.nn.SAGEConv``, ``GraphConv`` and ``GINConv`` on a batch of
+dense graphs.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+def _zero_padding(h: Tensor, mask: Tensor) -> Tensor:
+    return h * mask.unsqueeze(-1).to(h.dtype)
+
+
+class DenseSAGEConv(nn.Module):
+    r"""GraphSAGE with weighted-mean aggregation on dense batches.
+
+    .. math::
+        h_v' = W_{self} h_v + W_{neigh} \frac{\sum_u A_{uv} h_u}{\max(1, \sum_u A_{uv})}
+
+    The degree is clamped at 1 like PyG's ``DenseSAGEConv``.
+    """
+
+    def __init__(self, in_feats: int, out_feats: int) -> None:
+        super().__init__()
+        self.fc_self = nn.Linear(in_feats, out_feats)
+        self.fc_neigh = nn.Linear(in_feats, out_feats, bias=False)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        gain = nn.init.calculate_gain("relu")
+        nn.init.xavier_uniform_(self.fc_self.weight, gain=gain)
+        nn.init.zeros_(self.fc_self.bias)
+        nn.init.xavier_uniform_(self.fc_neigh.weight, gain=gain)
+
+    def forward(self, x: Tensor, adj: Tensor, mask: Tensor) -> Tensor:
+        adj_in = adj.transpose(1, 2)
+        neigh = torch.bmm(adj_in, x) / adj_in.sum(-1, keepdim=True).clamp_min(1.0)
+        return _zero_padding(self.fc_self(x) + self.fc_neigh(neigh), mask)
+
+
+class DenseGCNConv(nn.Module):
+    r"""GCN with self-loops and symmetric normalisation on dense batches.
+
+    .. math::
+        H' = \hat D^{-1/2} \hat A^\top \hat D^{-1/2} H W, \quad \hat A = A + I
+    """
+
+    def __init__(self, in_feats: int, out_feats: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(in_feats, out_feats)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.xavier_uniform_(self.linear.weight)
+        nn.init.zeros_(self.linear.bias)
+
+    def forward(self, x: Tensor, adj: Tensor, mask: Tensor) -> Tensor:
+        eye = torch.diag_embed(mask.to(adj.dtype))
+        adj_in = adj.transpose(1, 2) + eye
+        deg_in = adj_in.sum(-1).clamp_min(1e-12).rsqrt()
+        deg_out = adj_in.sum(-2).clamp_min(1e-12).rsqrt()
+        h = torch.bmm(adj_in, x * deg_out.unsqueeze(-1)) * deg_in.unsqueeze(-1)
+        return _zero_padding(self.linear(h), mask)
+
+
+class DenseGINConv(nn.Module):
+    r"""GIN with a learnt :math:`\epsilon` on dense batches.
+
+    .. math::
+        h_v' = \mathrm{MLP}\big((1 + \epsilon) h_v + \textstyle\sum_u A_{uv} h_u\big)
+    """
+
+    def __init__(self, in_feats: int, out_feats: int) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(in_feats, out_feats), nn.ReLU(), nn.Linear(out_feats, out_feats))
+        self.eps = nn.Parameter(torch.zeros(1))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for layer in self.mlp:
+            if isinstance(layer, nn.Linear):
+                layer.reset_parameters()
+        nn.init.zeros_(self.eps)
+
+    def forward(self, x: Tensor, adj: Tensor, mask: Tensor) -> Tensor:
+        h = (1 + self.eps) * x + torch.bmm(adj.transpose(1, 2), x)
+        return _zero_padding(self.mlp(h), mask)
+
+
+DENSE_CONVS = {"sage": DenseSAGEConv, "gcn": DenseGCNConv, "gin": DenseGINConv}

@@ -1,0 +1,78 @@
+"""Dense batched GNN stack used after the first pooling level."""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .dense_conv import DENSE_CONVS
+from .gnn import check_conv_type
+
+
+class MaskedBatchNorm(nn.Module):
+    """BatchNorm1d over the real nodes of a padded ``(B, N, H)`` batch only.
+
+    Padded rows neither enter the statistics nor receive a value (they stay 0).
+    """
+
+    def __init__(self, num_features: int) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm1d(num_features)
+
+    def reset_parameters(self) -> None:
+        self.norm.reset_parameters()
+
+    def forward(self, h: Tensor, mask: Tensor) -> Tensor:
+        return torch.zeros_like(h).index_put(torch.nonzero(mask, as_tuple=True), self.norm(h[mask]))
+
+
+class DenseGNN(nn.Module):
+    r"""Dense counterpart of :class:`dgl_diffpool.nn.GNN` for padded batches.
+
+    Parameters are those of :class:`~dgl_diffpool.nn.GNN`. Input: features
+    :math:`(B, N, F)`, adjacency :math:`(B, N, N)`, node mask :math:`(B, N)`.
+    Output: :math:`(B, N, L H)`, padded rows zero.
+    """
+
+    def __init__(
+        self,
+        in_feats: int,
+        hidden_feats: int,
+        num_layers: int,
+        conv: str = "sage",
+        batch_norm: bool = True,
+        dropout: float = 0.0,
+        activation: Callable[[Tensor], Tensor] = F.relu,
+    ) -> None:
+        super().__init__()
+        check_conv_type(conv)
+        if num_layers < 1:
+            raise ValueError(f"a GNN needs at least one layer, got num_layers={num_layers}")
+        layer = DENSE_CONVS[conv]
+        self.convs = nn.ModuleList(
+            layer(in_feats if i == 0 else hidden_feats, hidden_feats) for i in range(num_layers)
+        )
+        self.norms = nn.ModuleList(MaskedBatchNorm(hidden_feats) for _ in range(num_layers)) if batch_norm else None
+        self.dropout = nn.Dropout(dropout)
+        self.activation = activation
+        self.out_feats = hidden_feats * num_layers
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for conv in self.convs:
+            conv.reset_parameters()
+        for norm in self.norms or ():
+            norm.reset_parameters()
+
+    def forward(self, x: Tensor, adj: Tensor, mask: Tensor) -> Tensor:
+        h, outs = x, []
+        node = mask.unsqueeze(-1).to(x.dtype)
+        for i, conv in enumerate(self.convs):
+            h = self.activation(conv(h, adj, mask))
+            if self.norms is not None:
+                h = self.norms[i](h, mask)
+            h = self.dropout(h) * node
+            outs.append(h)
+        return torch.cat(outs, dim=-1)

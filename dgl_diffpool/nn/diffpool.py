@@ -1,0 +1,142 @@
+"""DiffPool layers: the sparse first level and the dense later levels."""
+from __future__ import annotations
+
+from typing import Optional
+
+import dgl
+from torch import Tensor, nn
+
+from .dense_gnn import DenseGNN
+from .gnn import GNN
+from .pooling import PoolOutput, cluster_counts, cluster_mask_from_counts, dense_diff_pool, sparse_diff_pool
+
+
+def _cluster_mask(num_nodes: Tensor, ratio: Optional[float], num_clusters: int) -> Optional[Tensor]:
+    """Per-graph cluster mask, trimmed to the largest count in the batch (None: fixed K)."""
+    if ratio is None:
+        return None
+    counts = cluster_counts(num_nodes, ratio).clamp_max(num_clusters)
+    return cluster_mask_from_counts(counts)
+
+
+class DiffPool(nn.Module):
+    r"""Level-0 DiffPool layer on a batched :class:`dgl.DGLGraph`.
+
+    .. math::
+        Z = \mathrm{GNN}_{embed}(A, X), \quad
+        S = \mathrm{softmax}(\mathrm{GNN}_{assign}(A, X) W), \quad
+        X' = S^\top Z, \quad A' = S^\top A S
+
+    computed sparsely by :func:`~dgl_diffpool.nn.sparse_diff_pool`.
+
+    Parameters
+    ----------
+    in_feats : int
+        Input node feature size :math:`F`.
+    hidden_feats : int
+        Hidden size :math:`H` of each GNN layer.
+    num_clusters : int
+        Maximum number of clusters :math:`K` (the assignment GNN's output size).
+    num_layers : int
+        Layers of each GNN; the embedding size is :math:`L H` (concatenated layers).
+    conv : str
+        ``"sage"`` (default), ``"gcn"`` or ``"gin"``.
+    batch_norm, dropout
+        As in :class:`~dgl_diffpool.nn.GNN`.
+    ratio : float, optional
+        If given, graph :math:`b` gets :math:`k_b = \min(K, \max(1, \lceil r n_b\rceil))`
+        clusters and the output is padded only to the batch's largest :math:`k_b`.
+        If ``None``, every graph gets :math:`K` clusters.
+
+    Notes
+    -----
+    ``forward(graph, feat, edge_weight=None)`` takes :math:`N` nodes in :math:`B`
+    graphs, features :math:`(N, F)` and optional edge weights :math:`(E,)`; it
+    returns the embedding :math:`Z` :math:`(N, L H)` and a
+    :class:`~dgl_diffpool.nn.PoolOutput` with ``x`` :math:`(B, K_b, L H)`.
+    """
+
+    def __init__(
+        self,
+        in_feats: int,
+        hidden_feats: int,
+        num_clusters: int,
+        num_layers: int = 3,
+        conv: str = "sage",
+        batch_norm: bool = True,
+        dropout: float = 0.0,
+        ratio: Optional[float] = None,
+    ) -> None:
+        super().__init__()
+        if num_clusters < 1:
+            raise ValueError(f"num_clusters must be >= 1, got {num_clusters}")
+        self.num_clusters, self.ratio = num_clusters, ratio
+        self.embed = GNN(in_feats, hidden_feats, num_layers, conv, batch_norm, dropout)
+        self.assign = GNN(in_feats, hidden_feats, num_layers, conv, batch_norm, dropout)
+        self.assign_out = nn.Linear(self.assign.out_feats, num_clusters)
+        self.out_feats = self.embed.out_feats
+
+    def reset_parameters(self) -> None:
+        self.embed.reset_parameters()
+        self.assign.reset_parameters()
+        self.assign_out.reset_parameters()
+
+    def forward(
+        self, graph: dgl.DGLGraph, feat: Tensor, edge_weight: Optional[Tensor] = None
+    ) -> tuple[Tensor, PoolOutput]:
+        z = self.embed(graph, feat, edge_weight)
+        logits = self.assign_out(self.assign(graph, feat, edge_weight))
+        mask = _cluster_mask(graph.batch_num_nodes(), self.ratio, self.num_clusters)
+        if mask is not None:
+            # Clusters beyond every graph's count would get probability 0: drop them.
+            logits = logits[:, : mask.shape[1]]
+        with graph.local_scope():
+            weight_key = None
+            if edge_weight is not None:
+                graph.edata["_pool_w"] = edge_weight
+                weight_key = "_pool_w"
+            return z, sparse_diff_pool(graph, z, logits, weight_key, mask)
+
+
+class DenseDiffPool(nn.Module):
+    r"""DiffPool layer on a padded dense batch (levels after the first).
+
+    Same maths and parameters as :class:`DiffPool`; ``forward(x, adj, mask)``
+    takes :math:`(B, N, F)`, :math:`(B, N, N)` and a node mask :math:`(B, N)`
+    and returns :math:`Z` :math:`(B, N, L H)` and a
+    :class:`~dgl_diffpool.nn.PoolOutput`. With ``ratio``, :math:`n_b` is the
+    number of real nodes of graph :math:`b`.
+    """
+
+    def __init__(
+        self,
+        in_feats: int,
+        hidden_feats: int,
+        num_clusters: int,
+        num_layers: int = 3,
+        conv: str = "sage",
+        batch_norm: bool = True,
+        dropout: float = 0.0,
+        ratio: Optional[float] = None,
+    ) -> None:
+        super().__init__()
+        if num_clusters < 1:
+            raise ValueError(f"num_clusters must be >= 1, got {num_clusters}")
+        self.num_clusters, self.ratio = num_clusters, ratio
+        self.embed = DenseGNN(in_feats, hidden_feats, num_layers, conv, batch_norm, dropout)
+        self.assign = DenseGNN(in_feats, hidden_feats, num_layers, conv, batch_norm, dropout)
+        self.assign_out = nn.Linear(self.assign.out_feats, num_clusters)
+        self.out_feats = self.embed.out_feats
+
+    def reset_parameters(self) -> None:
+        self.embed.reset_parameters()
+        self.assign.reset_parameters()
+        self.assign_out.reset_parameters()
+
+    def forward(self, x: Tensor, adj: Tensor, mask: Tensor) -> tuple[Tensor, PoolOutput]:
+        z = self.embed(x, adj, mask)
+        logits = self.assign_out(self.assign(x, adj, mask))
+        cmask = _cluster_mask(mask.sum(-1), self.ratio, self.num_clusters)
+        if cmask is not None:
+            logits = logits[..., : cmask.shape[1]]
+        return z, dense_diff_pool(z, adj, logits, mask, cmask)

@@ -1,0 +1,120 @@
+"""Sparse message-passing GNN stack used at level 0 (embedding and assignment)."""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import dgl
+import torch
+import torch.nn.functional as F
+from dgl.nn import GINConv, GraphConv, SAGEConv
+from torch import Tensor, nn
+
+CONV_TYPES = ("sage", "gcn", "gin")
+
+
+def check_conv_type(conv: str) -> None:
+    if conv not in CONV_TYPES:
+        raise ValueError(f"unknown GNN layer type {conv!r}; choose one of {', '.join(CONV_TYPES)}")
+
+
+def _make_conv(conv: str, in_feats: int, out_feats: int) -> nn.Module:
+    if conv == "sage":
+        # fc_self keeps each node's own features (the self term).
+        return SAGEConv(in_feats, out_feats, "mean")
+    if conv == "gcn":
+        return GraphConv(in_feats, out_feats, norm="both", allow_zero_in_degree=True)
+    mlp = nn.Sequential(nn.Linear(in_feats, out_feats), nn.ReLU(), nn.Linear(out_feats, out_feats))
+    return GINConv(mlp, "sum", learn_eps=True)
+
+
+def _reset_conv(conv: nn.Module) -> None:
+    if isinstance(conv, GINConv):  # DGL's GINConv has no reset_parameters
+        for layer in conv.apply_func:
+            if isinstance(layer, nn.Linear):
+                layer.reset_parameters()
+        with torch.no_grad():
+            conv.eps.zero_()
+    else:
+        conv.reset_parameters()
+
+
+class GNN(nn.Module):
+    r"""A stack of DGL graph convolutions whose layer outputs are concatenated.
+
+    .. math::
+        h^{(l+1)} = \mathrm{dropout}(\mathrm{BN}(\sigma(\mathrm{conv}_l(G, h^{(l)})))),
+        \qquad z = [h^{(1)} \Vert \dots \Vert h^{(L)}]
+
+    ``conv`` is GraphSAGE-mean (``"sage"``, self term included), GCN on the graph
+    with self-loops added (``"gcn"``) or GIN with a learnt :math:`\epsilon` (``"gin"``).
+
+    Parameters
+    ----------
+    in_feats : int
+        Input feature size :math:`F`.
+    hidden_feats : int
+        Output size :math:`H` of every layer.
+    num_layers : int
+        Number of layers :math:`L \ge 1`.
+    conv : str
+        ``"sage"``, ``"gcn"`` or ``"gin"``.
+    batch_norm : bool
+        BatchNorm over the nodes of the batch after each layer.
+    dropout : float
+        Dropout probability after each layer.
+    activation : callable
+        Non-linearity :math:`\sigma`.
+
+    Notes
+    -----
+    Input: a (batched) graph with :math:`N` nodes, features :math:`(N, F)`, optional
+    edge weights :math:`(E,)`. Output: :math:`(N, L H)`, see :attr:`out_feats`.
+    """
+
+    def __init__(
+        self,
+        in_feats: int,
+        hidden_feats: int,
+        num_layers: int,
+        conv: str = "sage",
+        batch_norm: bool = True,
+        dropout: float = 0.0,
+        activation: Callable[[Tensor], Tensor] = F.relu,
+    ) -> None:
+        super().__init__()
+        check_conv_type(conv)
+        if num_layers < 1:
+            raise ValueError(f"a GNN needs at least one layer, got num_layers={num_layers}")
+        self.conv_type = conv
+        self.convs = nn.ModuleList(
+            _make_conv(conv, in_feats if i == 0 else hidden_feats, hidden_feats) for i in range(num_layers)
+        )
+        self.norms = nn.ModuleList(
+            nn.BatchNorm1d(hidden_feats) if batch_norm else nn.Identity() for _ in range(num_layers)
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.activation = activation
+        self.out_feats = hidden_feats * num_layers
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for conv, norm in zip(self.convs, self.norms):
+            _reset_conv(conv)
+            if isinstance(norm, nn.BatchNorm1d):
+                norm.reset_parameters()
+
+    def forward(self, graph: dgl.DGLGraph, feat: Tensor, edge_weight: Optional[Tensor] = None) -> Tensor:
+        if feat.dim() != 2 or feat.shape[0] != graph.num_nodes():
+            raise ValueError(
+                f"node features must have shape ({graph.num_nodes()}, F), got {tuple(feat.shape)}"
+            )
+        if self.conv_type == "gcn":
+            graph = dgl.add_self_loop(graph)
+            if edge_weight is not None:
+                ones = edge_weight.new_ones(graph.num_edges() - edge_weight.shape[0])
+                edge_weight = torch.cat([edge_weight.reshape(-1), ones])
+        h, outs = feat, []
+        for conv, norm in zip(self.convs, self.norms):
+            h = self.dropout(norm(self.activation(conv(graph, h, edge_weight=edge_weight))))
+            outs.append(h)
+        return torch.cat(outs, dim=-1)

@@ -1,0 +1,306 @@
+"""DiffPool coarsening maths as pure functions.
+
+``sparse_diff_pool`` pools a batched :class:`dgl.DGLGraph` (level 0) by message
+passing and never builds an ``n x n`` matrix; ``dense_diff_pool`` pools padded
+dense batches (later levels). Both return their auxiliary losses, in the shape
+of PyG's ``dense_diff_pool``, plus the mask of the clusters that exist.
+
+Loss conventions (shared by both functions):
+
+* link-prediction loss: :math:`\\frac{1}{B}\\sum_b \\lVert A_b - S_b S_b^\\top
+  \\rVert_F / n_b^2`, so its scale does not depend on batch size or padding;
+* entropy loss: the mean over real nodes of :math:`-\\sum_k S_{ik} \\log S_{ik}`.
+
+For a batch holding one graph both equal PyG's ``dense_diff_pool``.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+import dgl
+import torch
+from torch import Tensor
+
+
+class PoolOutput(NamedTuple):
+    """Result of one DiffPool coarsening step.
+
+    Attributes
+    ----------
+    x : Tensor
+        Pooled cluster features, shape :math:`(B, K, D)`.
+    adj : Tensor
+        Coarsened adjacency :math:`S^\\top A S`, shape :math:`(B, K, K)`.
+    mask : Tensor
+        Boolean, shape :math:`(B, K)`: which clusters exist in each graph.
+    link_loss : Tensor
+        Scalar link-prediction loss.
+    entropy_loss : Tensor
+        Scalar assignment-entropy loss.
+    """
+
+    x: Tensor
+    adj: Tensor
+    mask: Tensor
+    link_loss: Tensor
+    entropy_loss: Tensor
+
+
+def cluster_counts(num_nodes: Tensor, ratio: float) -> Tensor:
+    """Per-graph cluster counts :math:`k_b = \\max(1, \\lceil r\\, n_b \\rceil)`.
+
+    Parameters
+    ----------
+    num_nodes : Tensor
+        Integer tensor of shape :math:`(B,)` with the node count of each graph.
+    ratio : float
+        Assignment ratio :math:`r \\in (0, 1]`.
+    """
+    if not 0.0 < ratio <= 1.0:
+        raise ValueError(f"assignment ratio must be in (0, 1], got {ratio}")
+    # Rounded before the ceil so that e.g. 0.25 * 40 stays exactly 10.
+    k = torch.ceil(torch.round(num_nodes.double() * ratio, decimals=6))
+    return k.clamp_min(1).long()
+
+
+def cluster_mask_from_counts(counts: Tensor, num_clusters: Optional[int] = None) -> Tensor:
+    """Boolean mask of shape :math:`(B, K)` that is true for clusters ``k < counts[b]``."""
+    if num_clusters is None:
+        num_clusters = int(counts.max()) if counts.numel() else 1
+    return torch.arange(num_clusters, device=counts.device) < counts.unsqueeze(-1)
+
+
+def _masked_softmax(logits: Tensor, cluster_mask: Optional[Tensor]) -> tuple[Tensor, Tensor]:
+    """Row softmax and its log over the allowed clusters; masked entries are exactly 0."""
+    if cluster_mask is not None:
+        logits = logits.masked_fill(~cluster_mask, float("-inf"))
+    s = torch.softmax(logits, dim=-1)
+    log_s = torch.log_softmax(logits, dim=-1)
+    if cluster_mask is not None:
+        log_s = log_s.masked_fill(~cluster_mask, 0.0)
+    return s, log_s
+
+
+def _safe_sqrt(sq: Tensor) -> Tensor:
+    """sqrt of a clamped square norm with a zero (not NaN) gradient at 0."""
+    sq = sq.clamp_min(0.0)
+    positive = sq > 0
+    return torch.where(positive, sq.clamp_min(torch.finfo(sq.dtype).tiny).sqrt(), torch.zeros_like(sq))
+
+
+def _link_loss(sq_norm_a: Tensor, pooled_adj: Tensor, s: Tensor, num_nodes: Tensor) -> Tensor:
+    """Mean over graphs of ||A_b - S_b S_b^T||_F / n_b^2 from the trace identity.
+
+    ``||A - S S^T||^2 = ||A||^2 - 2 tr(S^T A S) + ||S^T S||^2``: only K x K
+    products are needed. ``s`` is the padded (B, n, K) assignment.
+    """
+    trace = torch.diagonal(pooled_adj, dim1=-2, dim2=-1).sum(-1)
+    sts = torch.bmm(s.transpose(1, 2), s)
+    sq = sq_norm_a - 2.0 * trace + sts.pow(2).sum((-2, -1))
+    n2 = num_nodes.clamp_min(1).to(s.dtype).pow(2)
+    return (_safe_sqrt(sq) / n2).mean()
+
+
+def _entropy_loss(s: Tensor, log_s: Tensor, num_real_nodes: int) -> Tensor:
+    ent = -(s * log_s).sum()
+    return ent / max(num_real_nodes, 1)
+
+
+def sparse_diff_pool(
+    graph: dgl.DGLGraph,
+    x: Tensor,
+    s: Tensor,
+    edge_weight: Optional[str] = None,
+    cluster_mask: Optional[Tensor] = None,
+) -> PoolOutput:
+    r"""Level-0 DiffPool of a batched graph, without any :math:`n \times n` matrix.
+
+    For each graph :math:`b` of the batch, with :math:`S_b = \mathrm{softmax}(s_b)`
+    taken row-wise,
+
+    .. math::
+        X'_b = S_b^\top X_b, \qquad A'_b = S_b^\top A_b S_b .
+
+    :math:`A_b S_b` is computed by message passing (DGL's SpMM kernels), the
+    per-graph products by one padded batched matmul whose padding is linear in
+    the largest graph of the batch. The link-prediction loss uses
+    :math:`\lVert A - SS^\top\rVert_F^2 = \lVert A\rVert_F^2 - 2\,\mathrm{tr}(S^\top A S)
+    + \lVert S^\top S\rVert_F^2`.
+
+    The adjacency follows PyG's ``to_dense_adj``: :math:`A_{uv}` is the (summed)
+    weight of the edges :math:`u \to v`; duplicate edges add up.
+
+    Parameters
+    ----------
+    graph : dgl.DGLGraph
+        A (batched) homogeneous graph with :math:`N` nodes in :math:`B` graphs.
+    x : Tensor
+        Node embeddings, shape :math:`(N, D)`.
+    s : Tensor
+        Assignment *logits*, shape :math:`(N, K)`; the softmax is applied here.
+    edge_weight : str, optional
+        Key in ``graph.edata`` of scalar edge weights, shape :math:`(E,)` or
+        :math:`(E, 1)`. Unweighted if ``None``.
+    cluster_mask : Tensor, optional
+        Boolean, shape :math:`(B, K)`: the clusters graph :math:`b` may use
+        (per-graph cluster counts, see :func:`cluster_mask_from_counts`).
+        Every graph needs at least one allowed cluster. All clusters if ``None``.
+
+    Returns
+    -------
+    PoolOutput
+        ``x`` :math:`(B, K, D)`, ``adj`` :math:`(B, K, K)`, ``mask``
+        :math:`(B, K)`, ``link_loss`` and ``entropy_loss`` (scalars).
+    """
+    n_total = graph.num_nodes()
+    if x.dim() != 2 or x.shape[0] != n_total:
+        raise ValueError(f"x must have shape (num_nodes={n_total}, D), got {tuple(x.shape)}")
+    if s.dim() != 2 or s.shape[0] != n_total:
+        raise ValueError(f"s must have shape (num_nodes={n_total}, K), got {tuple(s.shape)}")
+    num_nodes = graph.batch_num_nodes()
+    batch_size, k = num_nodes.numel(), s.shape[1]
+    if cluster_mask is not None and cluster_mask.shape != (batch_size, k):
+        raise ValueError(
+            f"cluster_mask must have shape (batch_size={batch_size}, K={k}), got {tuple(cluster_mask.shape)}"
+        )
+
+    device = x.device
+    graph_id = torch.repeat_interleave(torch.arange(batch_size, device=device), num_nodes)
+    offsets = torch.cumsum(num_nodes, 0) - num_nodes
+    position = torch.arange(n_total, device=device) - offsets[graph_id]
+
+    node_cluster_mask = None if cluster_mask is None else cluster_mask[graph_id]
+    assign, log_assign = _masked_softmax(s, node_cluster_mask)
+
+    with graph.local_scope():
+        graph.srcdata["_s"] = assign
+        if edge_weight is None:
+            graph.update_all(dgl.function.copy_u("_s", "_m"), dgl.function.sum("_m", "_as"))
+            weights = None
+        else:
+            weights = graph.edata[edge_weight].reshape(-1).to(assign.dtype)
+            graph.edata["_w"] = weights
+            graph.update_all(dgl.function.u_mul_e("_s", "_w", "_m"), dgl.function.sum("_m", "_as"))
+        # at_s[v] = sum_{u->v} w_uv S_u, i.e. A^T S.
+        at_s = graph.dstdata["_as"]
+
+    n_max = int(num_nodes.max()) if batch_size else 0
+    index = (graph_id, position)
+
+    def pad(t: Tensor) -> Tensor:
+        return t.new_zeros(batch_size, n_max, t.shape[1]).index_put(index, t)
+
+    s_pad, x_pad, ats_pad = pad(assign), pad(x), pad(at_s)
+    s_t = s_pad.transpose(1, 2)
+    pooled_x = torch.bmm(s_t, x_pad)
+    # (A^T S)^T S = S^T A S
+    pooled_adj = torch.bmm(ats_pad.transpose(1, 2), s_pad)
+
+    sq_norm_a = _edge_square_norms(graph, weights, assign.dtype)
+    link = _link_loss(sq_norm_a, pooled_adj, s_pad, num_nodes)
+    entropy = _entropy_loss(assign, log_assign, n_total)
+    mask = (
+        cluster_mask
+        if cluster_mask is not None
+        else torch.ones(batch_size, k, dtype=torch.bool, device=device)
+    )
+    return PoolOutput(pooled_x, pooled_adj, mask, link, entropy)
+
+
+def _edge_square_norms(graph: dgl.DGLGraph, weights: Optional[Tensor], dtype: torch.dtype) -> Tensor:
+    """||A_b||_F^2 per graph, with duplicate edges summed as in a dense adjacency."""
+    batch_size = graph.batch_size
+    src, dst = graph.edges()
+    num_edges = graph.batch_num_edges()
+    out = torch.zeros(batch_size, dtype=dtype, device=src.device)
+    if src.numel() == 0:
+        return out
+    edge_graph = torch.repeat_interleave(torch.arange(batch_size, device=src.device), num_edges)
+    w = torch.ones(src.numel(), dtype=dtype, device=src.device) if weights is None else weights
+    key = src * graph.num_nodes() + dst
+    unique_key, inverse = torch.unique(key, return_inverse=True)
+    if unique_key.numel() == key.numel():
+        return out.index_add(0, edge_graph, w.pow(2))
+    summed = torch.zeros(unique_key.numel(), dtype=dtype, device=src.device).index_add(0, inverse, w)
+    pair_graph = torch.zeros(unique_key.numel(), dtype=torch.long, device=src.device).scatter(
+        0, inverse, edge_graph
+    )
+    return out.index_add(0, pair_graph, summed.pow(2))
+
+
+def dense_diff_pool(
+    x: Tensor,
+    adj: Tensor,
+    s: Tensor,
+    mask: Optional[Tensor] = None,
+    cluster_mask: Optional[Tensor] = None,
+) -> PoolOutput:
+    r"""DiffPool of a padded dense batch (levels after the first).
+
+    .. math::
+        S_b = \mathrm{softmax}(s_b) \odot m_b, \quad X'_b = S_b^\top X_b, \quad
+        A'_b = S_b^\top A_b S_b,
+
+    where :math:`m_b` zeroes the rows of padded nodes and the softmax runs over the
+    allowed clusters only.
+
+    Parameters
+    ----------
+    x : Tensor
+        Node features, shape :math:`(B, N, D)` (or :math:`(N, D)` for one graph).
+    adj : Tensor
+        Adjacency, shape :math:`(B, N, N)`.
+    s : Tensor
+        Assignment logits, shape :math:`(B, N, K)`.
+    mask : Tensor, optional
+        Boolean, shape :math:`(B, N)`: the real nodes. All nodes if ``None``.
+        Rows and columns of ``adj`` at padded nodes are ignored.
+    cluster_mask : Tensor, optional
+        Boolean, shape :math:`(B, K)`: the clusters each graph may use.
+
+    Returns
+    -------
+    PoolOutput
+        As :func:`sparse_diff_pool`. Losses follow the conventions of this module:
+        the link loss of graph :math:`b` is normalised by its own :math:`n_b^2`
+        and the entropy is averaged over real nodes only.
+    """
+    if x.dim() == 2:
+        x, adj, s = x.unsqueeze(0), adj.unsqueeze(0), s.unsqueeze(0)
+        mask = None if mask is None else mask.unsqueeze(0)
+        cluster_mask = None if cluster_mask is None else cluster_mask.unsqueeze(0)
+    batch_size, n, _ = x.shape
+    k = s.shape[-1]
+    if adj.shape != (batch_size, n, n) or s.shape[:2] != (batch_size, n):
+        raise ValueError(
+            f"shapes disagree: x {tuple(x.shape)}, adj {tuple(adj.shape)}, s {tuple(s.shape)}"
+        )
+    if mask is None:
+        mask = torch.ones(batch_size, n, dtype=torch.bool, device=x.device)
+    if cluster_mask is None:
+        cluster_mask = torch.ones(batch_size, k, dtype=torch.bool, device=x.device)
+
+    assign, log_assign = _masked_softmax(s, cluster_mask.unsqueeze(1))
+    node = mask.unsqueeze(-1).to(x.dtype)
+    assign, log_assign = assign * node, log_assign * node
+    x = x * node
+    adj = adj * node * node.transpose(1, 2)
+
+    s_t = assign.transpose(1, 2)
+    pooled_x = torch.bmm(s_t, x)
+    pooled_adj = torch.bmm(torch.bmm(s_t, adj), assign)
+
+    sq_norm_a = adj.pow(2).sum((-2, -1))
+    num_nodes = mask.sum(-1)
+    link = _link_loss(sq_norm_a, pooled_adj, assign, num_nodes)
+    entropy = _entropy_loss(assign, log_assign, int(num_nodes.sum()))
+    return PoolOutput(pooled_x, pooled_adj, cluster_mask, link, entropy)
+
+
+__all__ = [
+    "PoolOutput",
+    "cluster_counts",
+    "cluster_mask_from_counts",
+    "sparse_diff_pool",
+    "dense_diff_pool",
+]

@@ -1,0 +1,58 @@
+"""Atomic checkpoint files and rebuilding a model from one."""
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import CheckpointError
+from ..models import build_model
+from .config import RunConfig
+
+FORMAT = "dgl-diffpool-checkpoint-v1"
+
+
+def save_checkpoint(path: str, payload: dict[str, Any]) -> None:
+    """Write ``payload`` to a temporary file beside ``path`` and rename it over ``path``.
+
+    A crash mid-write leaves the previous checkpoint intact.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save({"format": FORMAT, **payload}, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def load_checkpoint(path: str) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`save_checkpoint`, or raise :class:`CheckpointError`."""
+    if not os.path.isfile(path):
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise CheckpointError(f"checkpoint {path} is unreadable ({type(exc).__name__}: {exc})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a dgl-diffpool checkpoint")
+    return payload
+
+
+def model_from_checkpoint(payload: dict[str, Any], path: str = "checkpoint") -> tuple[nn.Module, RunConfig]:
+    """Rebuild the model stored in a checkpoint and load its weights."""
+    config = RunConfig.from_dict(payload["config"])
+    shape = payload["model_shape"]
+    model = build_model(config.model, shape["in_feats"], shape["num_classes"], shape["max_num_nodes"],
+                        **config.model_kwargs())
+    try:
+        model.load_state_dict(payload["model"])
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise CheckpointError(f"{path} does not match its model configuration: {first}") from None
+    return model, config

@@ -1,0 +1,110 @@
+"""Everything that defines a run, validated in one place."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ConfigError
+from ..models import MODELS
+from ..nn import CONV_TYPES, READOUTS
+
+# Options a resumed run may change: where it runs, where data live, how long it may go on.
+RESUMABLE_FIELDS = ("device", "data_dir", "epochs")
+
+
+@dataclass
+class RunConfig:
+    """Hyper-parameters and settings of one training run (defaults: the CLI's defaults)."""
+
+    dataset: str = "synthetic"
+    data_dir: str = "data"
+    model: str = "diffpool"
+    pool_levels: int = 1
+    ratio: float = 0.25
+    adaptive_clusters: bool = False
+    gnn_layers: int = 3
+    hidden: int = 32
+    mlp_hidden: int = 64
+    conv: str = "sage"
+    batch_norm: bool = True
+    dropout: float = 0.0
+    readout: str = "max"
+    link_loss: bool = True
+    entropy_loss: bool = True
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    batch_size: int = 20
+    epochs: int = 60
+    patience: int = 20
+    clip: float = 2.0
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    seed: int = 0
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` naming the first option whose value cannot work."""
+        checks = [
+            (self.model in MODELS, f"model must be one of {', '.join(MODELS)}, got {self.model!r}"),
+            (self.pool_levels >= 1, f"pool levels must be >= 1, got {self.pool_levels}"),
+            (0.0 < self.ratio <= 1.0, f"assignment ratio must be in (0, 1], got {self.ratio}"),
+            (self.gnn_layers >= 1, f"GNN layers must be >= 1, got {self.gnn_layers}"),
+            (self.hidden >= 1 and self.mlp_hidden >= 1, "hidden sizes must be >= 1"),
+            (self.conv in CONV_TYPES, f"conv must be one of {', '.join(CONV_TYPES)}, got {self.conv!r}"),
+            (self.readout in READOUTS, f"readout must be one of {', '.join(READOUTS)}, got {self.readout!r}"),
+            (0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}"),
+            (self.lr > 0, f"learning rate must be > 0, got {self.lr}"),
+            (self.weight_decay >= 0, f"weight decay must be >= 0, got {self.weight_decay}"),
+            (self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}"),
+            (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
+            (self.patience >= 1, f"patience must be >= 1, got {self.patience}"),
+            (self.clip > 0, f"gradient clipping norm must be > 0, got {self.clip}"),
+            (
+                self.val_fraction > 0 and self.test_fraction > 0 and self.val_fraction + self.test_fraction < 1,
+                "validation and test fractions must be > 0 and sum to < 1, "
+                f"got {self.val_fraction} and {self.test_fraction}",
+            ),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown configuration keys: {', '.join(unknown)}")
+        return cls(**values)
+
+    def differences(self, other: "RunConfig") -> list[str]:
+        """Fields (other than :data:`RESUMABLE_FIELDS`) whose values differ, as ``name: a != b``."""
+        mine, theirs = self.to_dict(), other.to_dict()
+        return [
+            f"{k}: {mine[k]!r} != {theirs[k]!r}"
+            for k in mine
+            if k not in RESUMABLE_FIELDS and mine[k] != theirs[k]
+        ]
+
+    def model_kwargs(self) -> dict[str, Any]:
+        return dict(
+            pool_levels=self.pool_levels,
+            ratio=self.ratio,
+            adaptive_clusters=self.adaptive_clusters,
+            gnn_layers=self.gnn_layers,
+            hidden_feats=self.hidden,
+            mlp_hidden=self.mlp_hidden,
+            conv=self.conv,
+            batch_norm=self.batch_norm,
+            dropout=self.dropout,
+            readout=self.readout,
+            link_loss=self.link_loss,
+            entropy_loss=self.entropy_loss,
+        )

@@ -1,0 +1,201 @@
+"""The training loop: early stopping on validation, atomic checkpoints, exact resume."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import dgl
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..data import GraphClassificationData, iterate_batches, load_dataset, stratified_split
+from ..errors import CheckpointError
+from ..models import build_model
+from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+from .config import RunConfig
+from .device import resolve_device
+
+LAST, BEST = "last.pt", "best.pt"
+
+
+@dataclass
+class RunResult:
+    run_dir: str
+    best_epoch: int
+    val_acc: float
+    test_acc: float
+    epochs_run: int
+    stopped_early: bool
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    dgl.seed(seed)
+
+
+def run_epoch(
+    model: nn.Module,
+    data: GraphClassificationData,
+    indices: torch.Tensor,
+    batch_size: int,
+    device: torch.device,
+    optimizer: Optional[torch.optim.Optimizer] = None,
+    clip: Optional[float] = None,
+    generator: Optional[torch.Generator] = None,
+) -> dict[str, float]:
+    """One pass over ``indices``: trains if an ``optimizer`` is given, else evaluates.
+
+    Returns graph-weighted means of the loss (cross-entropy plus the model's
+    enabled auxiliary losses), its parts, and the accuracy over the graphs seen.
+    """
+    training = optimizer is not None
+    model.train(training)
+    totals = dict(loss=0.0, ce=0.0, link=0.0, entropy=0.0, correct=0.0)
+    seen = 0
+    with torch.set_grad_enabled(training):
+        for batch in iterate_batches(data, indices, batch_size, generator, device):
+            out = model(batch.graph, batch.feat)
+            ce = F.cross_entropy(out.logits, batch.labels)
+            loss = ce + out.aux_loss
+            if training:
+                optimizer.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(model.parameters(), clip)
+                optimizer.step()
+            n = batch.labels.numel()
+            seen += n
+            totals["loss"] += loss.item() * n
+            totals["ce"] += ce.item() * n
+            totals["link"] += out.link_loss.item() * n
+            totals["entropy"] += out.entropy_loss.item() * n
+            totals["correct"] += (out.logits.argmax(-1) == batch.labels).sum().item()
+    result = {k: v / max(seen, 1) for k, v in totals.items() if k != "correct"}
+    result["acc"] = totals["correct"] / max(seen, 1)
+    return result
+
+
+def evaluate(
+    model: nn.Module, data: GraphClassificationData, indices: torch.Tensor, batch_size: int, device: torch.device
+) -> dict[str, float]:
+    """Loss and accuracy of ``model`` on the graphs at ``indices`` (eval mode, no gradients)."""
+    return run_epoch(model, data, indices, batch_size, device)
+
+
+def _write_json(path: str, value: Any, lines: bool = False) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as fh:
+        if lines:
+            fh.writelines(json.dumps(row) + "\n" for row in value)
+        else:
+            json.dump(value, fh, indent=2)
+    os.replace(tmp, path)
+
+
+def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+
+
+def prepare_run(config: RunConfig) -> tuple[GraphClassificationData, dict[str, torch.Tensor]]:
+    """The dataset and its train / valid / test split for ``config``."""
+    data = load_dataset(config.dataset, config.data_dir, seed=config.seed)
+    splits = stratified_split(data.labels, config.val_fraction, config.test_fraction, config.seed)
+    return data, splits
+
+
+def train(
+    config: RunConfig,
+    run_dir: str,
+    resume: bool = False,
+    progress: bool = False,
+    on_epoch_end: Optional[Callable[[dict[str, Any]], None]] = None,
+) -> RunResult:
+    """Train ``config`` into ``run_dir`` and test the model selected on validation once.
+
+    ``run_dir`` receives ``config.json``, ``metrics.jsonl`` (one row per epoch),
+    ``last.pt`` (everything needed to resume, rewritten atomically each epoch),
+    ``best.pt`` (the selected model) and ``summary.json``. With ``resume`` the run
+    continues from ``last.pt`` and ends exactly as an uninterrupted run would.
+    ``on_epoch_end`` is called with each epoch's metrics after its checkpoint is written.
+    """
+    device = resolve_device(config.device)
+    last_path, best_path = os.path.join(run_dir, LAST), os.path.join(run_dir, BEST)
+    state: Optional[dict[str, Any]] = None
+    if resume:
+        state = load_checkpoint(last_path)
+        saved = RunConfig.from_dict(state["config"])
+        diff = saved.differences(config)
+        if diff:
+            raise CheckpointError(
+                f"{last_path} was trained with another configuration ({'; '.join(diff)})"
+            )
+    elif os.path.exists(last_path):
+        raise CheckpointError(
+            f"run directory {run_dir} already holds a run; pass --resume to continue it or choose another --out"
+        )
+    os.makedirs(run_dir, exist_ok=True)
+
+    seed_everything(config.seed)
+    data, splits = prepare_run(config)
+    shape = dict(in_feats=data.num_features, num_classes=data.num_classes, max_num_nodes=data.max_num_nodes)
+    model = build_model(config.model, **shape, **config.model_kwargs()).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    history: list[dict[str, Any]] = []
+    best = dict(epoch=-1, val_acc=-1.0, val_loss=float("inf"))
+    bad_epochs, start = 0, 0
+    if state is not None:
+        if state["model_shape"] != shape:
+            raise CheckpointError(f"{last_path} was trained on data of shape {state['model_shape']}, now {shape}")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"])
+        history, best, bad_epochs = state["history"], state["best"], state["bad_epochs"]
+        start = state["epoch"] + 1
+    _write_json(os.path.join(run_dir, "config.json"), config.to_dict())
+
+    stopped = bad_epochs >= config.patience
+    bar = tqdm(range(start, config.epochs), initial=start, total=config.epochs, disable=not progress,
+               desc="epochs", unit="ep", leave=False)
+    for epoch in bar:
+        if stopped:
+            break
+        tick = time.perf_counter()
+        tr = run_epoch(model, data, splits["train"], config.batch_size, device, optimizer, config.clip,
+                       _epoch_generator(config.seed, epoch))
+        va = evaluate(model, data, splits["valid"], config.batch_size, device)
+        row = {"epoch": epoch, **{f"train_{k}": v for k, v in tr.items()},
+               **{f"val_{k}": v for k, v in va.items()}, "seconds": time.perf_counter() - tick}
+        history.append(row)
+        improved = va["acc"] > best["val_acc"] or (va["acc"] == best["val_acc"] and va["loss"] < best["val_loss"])
+        if improved:
+            best = dict(epoch=epoch, val_acc=va["acc"], val_loss=va["loss"])
+            bad_epochs = 0
+            save_checkpoint(best_path, dict(config=config.to_dict(), model_shape=shape, epoch=epoch,
+                                            model=model.state_dict()))
+        else:
+            bad_epochs += 1
+        stopped = bad_epochs >= config.patience
+        save_checkpoint(last_path, dict(config=config.to_dict(), model_shape=shape, epoch=epoch,
+                                        model=model.state_dict(), optimizer=optimizer.state_dict(),
+                                        rng=torch.get_rng_state(), history=history, best=best,
+                                        bad_epochs=bad_epochs))
+        _write_json(os.path.join(run_dir, "metrics.jsonl"), history, lines=True)
+        bar.set_postfix(loss=f"{tr['loss']:.3f}", val_acc=f"{va['acc']:.3f}", best=f"{best['val_acc']:.3f}")
+        if on_epoch_end is not None:
+            on_epoch_end(row)
+    bar.close()
+
+    best_model, _ = model_from_checkpoint(load_checkpoint(best_path), best_path)
+    test = evaluate(best_model.to(device), data, splits["test"], config.batch_size, device)
+    result = RunResult(run_dir=run_dir, best_epoch=best["epoch"], val_acc=best["val_acc"], test_acc=test["acc"],
+                       epochs_run=len(history), stopped_early=stopped)
+    _write_json(os.path.join(run_dir, "summary.json"), {**result.__dict__, "test_loss": test["loss"]})
+    return result

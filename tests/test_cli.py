@@ -1,0 +1,118 @@
+"""The dgl-diffpool command line through click's test runner."""
+import json
+import math
+import os
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from dgl_diffpool.data import load_dataset
+from dgl_diffpool_cli import cli
+
+FAST = ["--epochs", "2", "--hidden", "8", "--mlp-hidden", "8", "--batch-size", "64", "--no-progress"]
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+def _run(runner, *args):
+    return runner.invoke(cli, list(args), catch_exceptions=False)
+
+
+def _one_line_error(result, pattern):
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1, result.output
+    assert pattern in errors[0], result.output
+
+
+def test_prep_train_evaluate(runner, tmp_path, data_dir):
+    result = _run(runner, "prep", "--data-dir", data_dir)
+    assert result.exit_code == 0
+    assert "synthetic: 800 graphs, 4 classes" in result.output
+    out = str(tmp_path / "run")
+    result = _run(runner, "train", "--data-dir", data_dir, "--out", out, *FAST)
+    assert result.exit_code == 0, result.output
+    summary = json.load(open(os.path.join(out, "summary.json")))
+    assert f"test accuracy {summary['test_acc']:.4f}" in result.output
+    assert f"run directory: {out}" in result.output
+    assert sorted(os.listdir(out)) == ["best.pt", "config.json", "last.pt", "metrics.jsonl", "summary.json"]
+    result = _run(runner, "evaluate", out, "--split", "test")
+    assert result.exit_code == 0, result.output
+    assert f"accuracy {summary['test_acc']:.4f}" in result.output and "[test, 80 graphs]" in result.output
+    result = _run(runner, "evaluate", os.path.join(out, "best.pt"), "--split", "valid")
+    assert f"accuracy {summary['val_acc']:.4f}" in result.output
+
+
+def test_train_options_reach_the_model(runner, tmp_path, data_dir):
+    out = str(tmp_path / "run")
+    args = ["--pool-levels", "2", "--ratio", "0.5", "--conv", "gin", "--no-link-loss", "--adaptive-clusters"]
+    result = _run(runner, "train", "--data-dir", data_dir, "--out", out, *FAST, *args)
+    assert result.exit_code == 0, result.output
+    config = json.load(open(os.path.join(out, "config.json")))
+    assert (config["pool_levels"], config["ratio"], config["conv"]) == (2, 0.5, "gin")
+    assert config["link_loss"] is False and config["adaptive_clusters"] is True
+    state = torch.load(os.path.join(out, "best.pt"), weights_only=False)["model"]
+    assert "dense_pools.0.assign_out.weight" in state
+    max_nodes = load_dataset("synthetic", data_dir).max_num_nodes
+    assert state["first_pool.assign_out.weight"].shape[0] == math.ceil(0.5 * max_nodes)
+
+
+def test_resume_from_the_cli(runner, tmp_path, data_dir):
+    out = str(tmp_path / "run")
+    assert _run(runner, "train", "--data-dir", data_dir, "--out", out, *FAST).exit_code == 0
+    result = _run(runner, "train", "--out", out, "--resume", "--epochs", "3", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "of 3" in result.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "--dataset", "NOPE"], "unknown dataset 'NOPE'"),
+        (["prep", "NOPE"], "unknown dataset 'NOPE'"),
+        (["train", "--data-dir", "/nonexistent/dir"], "data directory /nonexistent/dir does not exist"),
+        (["train", "--ratio", "0"], "Invalid value for '--ratio'"),
+        (["train", "--ratio", "1.5"], "Invalid value for '--ratio'"),
+        (["train", "--pool-levels", "0"], "Invalid value for '--pool-levels'"),
+        (["train", "--resume"], "--resume needs --out"),
+        (["evaluate", "/nonexistent.pt"], "does not exist"),
+    ],
+)
+def test_bad_input_gives_one_line(runner, args, message):
+    _one_line_error(_run(runner, *args), message)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_cuda(runner, tmp_path, data_dir):
+    result = _run(runner, "train", "--data-dir", data_dir, "--device", "cuda", "--out", str(tmp_path / "r"))
+    _one_line_error(result, "no CUDA device is available")
+    assert not os.path.exists(tmp_path / "r")
+
+
+def test_bad_checkpoints_give_one_line(runner, tmp_path, data_dir):
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"garbage")
+    _one_line_error(_run(runner, "evaluate", str(junk)), "is unreadable")
+    out = str(tmp_path / "run")
+    assert _run(runner, "train", "--data-dir", data_dir, "--out", out, *FAST).exit_code == 0
+    _one_line_error(_run(runner, "train", "--out", out, "--resume", "--lr", "0.5"),
+                    "was trained with another configuration (lr: 0.001 != 0.5)")
+    _one_line_error(_run(runner, "train", "--data-dir", data_dir, "--out", out, *FAST), "already holds a run")
+    # A checkpoint whose weights belong to another configuration.
+    payload = torch.load(os.path.join(out, "best.pt"), weights_only=False)
+    payload["config"]["gnn_layers"] = 2
+    torch.save(payload, tmp_path / "other.pt")
+    _one_line_error(_run(runner, "evaluate", str(tmp_path / "other.pt")), "does not match its model configuration")
+
+
+def test_module_entry_point_help():
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "dgl_diffpool_cli", "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "train" in proc.stdout and "evaluate" in proc.stdout

@@ -1,0 +1,87 @@
+"""The built-in dataset, validation of graphs, splits and batching."""
+import dgl
+import pytest
+import torch
+
+from dgl_diffpool.data import (
+    GraphClassificationData,
+    HierarchicalCommunityDataset,
+    iterate_batches,
+    load_dataset,
+    stratified_split,
+)
+from dgl_diffpool.data.synthetic import PATTERNS, _super_edges
+from dgl_diffpool.errors import DatasetError
+
+
+def test_synthetic_is_deterministic_and_balanced(tmp_path):
+    a = HierarchicalCommunityDataset(num_graphs=40, seed=3, save_dir=str(tmp_path / "a"))
+    b = HierarchicalCommunityDataset(num_graphs=40, seed=3, save_dir=str(tmp_path / "b"))
+    c = HierarchicalCommunityDataset(num_graphs=40, seed=4, save_dir=str(tmp_path / "c"))
+    assert torch.equal(a.labels, b.labels)
+    assert all(torch.equal(torch.stack(x.edges()), torch.stack(y.edges())) for x, y in zip(a.graphs, b.graphs))
+    assert any(x.num_edges() != y.num_edges() for x, y in zip(a.graphs, c.graphs))
+    assert torch.bincount(a.labels).tolist() == [10, 10, 10, 10]
+    # Undirected: every edge is stored in both directions; features are one-hot degrees.
+    g = a.graphs[0]
+    assert g.has_edges_between(*g.edges()[::-1]).all()
+    torch.testing.assert_close(g.ndata["feat"].argmax(1), g.in_degrees().clamp_max(a.params["max_degree"]))
+    # Cached: a second construction loads the same graphs from disk.
+    again = HierarchicalCommunityDataset(num_graphs=40, seed=3, save_dir=str(tmp_path / "a"))
+    assert torch.equal(again.labels, a.labels)
+
+
+def test_super_graph_patterns():
+    assert _super_edges("path", 4) == [(0, 1), (1, 2), (2, 3)]
+    assert _super_edges("cycle", 4) == [(0, 1), (1, 2), (2, 3), (3, 0)]
+    assert _super_edges("star", 4) == [(0, 1), (0, 2), (0, 3)]
+    assert _super_edges("binary-tree", 5) == [(0, 1), (0, 2), (1, 3), (1, 4)]
+    assert len(PATTERNS) == 4
+
+
+def test_load_dataset_errors(tmp_path):
+    with pytest.raises(DatasetError, match="unknown dataset 'NOPE'; available: synthetic"):
+        load_dataset("NOPE", str(tmp_path))
+    with pytest.raises(DatasetError, match="data directory .*missing does not exist"):
+        load_dataset("synthetic", str(tmp_path / "missing"))
+
+
+def test_validation_names_the_problem():
+    g = dgl.graph(([0], [1]))
+    g.ndata["feat"] = torch.ones(2, 3)
+    empty = dgl.graph(([], []), num_nodes=0)
+    empty.ndata["feat"] = torch.ones(0, 3)
+    bad = dgl.graph(([0], [1]))
+    bad.ndata["feat"] = torch.tensor([[1.0, float("nan"), 0.0], [0.0, 0.0, 0.0]])
+    with pytest.raises(DatasetError, match="graph 1 has no nodes"):
+        GraphClassificationData("x", [g, empty], torch.tensor([0, 1]))
+    with pytest.raises(DatasetError, match="graph 1 has NaN or infinite node features"):
+        GraphClassificationData("x", [g, bad], torch.tensor([0, 1]))
+    with pytest.raises(DatasetError, match="2 graphs but 1 labels"):
+        GraphClassificationData("x", [g, g], torch.tensor([0]))
+    with pytest.raises(DatasetError, match="has no graphs"):
+        GraphClassificationData("x", [], torch.tensor([]))
+
+
+def test_stratified_split_is_disjoint_covering_and_stratified():
+    labels = torch.tensor([0] * 50 + [1] * 30 + [2] * 20)
+    parts = stratified_split(labels, 0.1, 0.2, seed=0)
+    joined = torch.cat(list(parts.values()))
+    assert sorted(joined.tolist()) == list(range(100))
+    assert torch.bincount(labels[parts["valid"]]).tolist() == [5, 3, 2]
+    assert torch.bincount(labels[parts["test"]]).tolist() == [10, 6, 4]
+    assert torch.equal(parts["test"], stratified_split(labels, 0.1, 0.2, seed=0)["test"])
+    assert not torch.equal(parts["test"], stratified_split(labels, 0.1, 0.2, seed=1)["test"])
+
+
+def test_batches_cover_indices_in_generator_order(tmp_path):
+    ds = HierarchicalCommunityDataset(num_graphs=12, seed=0, save_dir=str(tmp_path))
+    data = GraphClassificationData("s", ds.graphs, ds.labels)
+    idx = torch.arange(12)
+    first = [b.labels for b in iterate_batches(data, idx, 5, torch.Generator().manual_seed(7))]
+    second = [b.labels for b in iterate_batches(data, idx, 5, torch.Generator().manual_seed(7))]
+    assert [len(x) for x in first] == [5, 5, 2]
+    assert all(torch.equal(x, y) for x, y in zip(first, second))
+    batch = next(iterate_batches(data, idx, 5))
+    assert batch.graph.batch_size == 5 and batch.feat.shape[0] == batch.graph.num_nodes()
+    assert torch.equal(batch.labels, data.labels[:5])

@@ -1,0 +1,113 @@
+"""The training engine: exact resume, atomic checkpoints, clear errors."""
+import json
+import os
+
+import pytest
+import torch
+
+from dgl_diffpool.errors import CheckpointError, ConfigError
+from dgl_diffpool.training import RunConfig, load_checkpoint, model_from_checkpoint, save_checkpoint, train
+
+
+def _config(data_dir, **kw):
+    base = dict(data_dir=data_dir, epochs=4, patience=10, hidden=8, mlp_hidden=16, batch_size=64, dropout=0.2)
+    return RunConfig(**{**base, **kw})
+
+
+def _metrics(run_dir):
+    with open(os.path.join(run_dir, "metrics.jsonl")) as fh:
+        return [{k: v for k, v in json.loads(line).items() if k != "seconds"} for line in fh]
+
+
+def test_resume_equals_uninterrupted(tmp_path, data_dir):
+    config = _config(data_dir)
+    full = train(config, str(tmp_path / "full"))
+
+    def interrupt(row):
+        if row["epoch"] == 1:
+            raise KeyboardInterrupt
+
+    cut = str(tmp_path / "cut")
+    with pytest.raises(KeyboardInterrupt):
+        train(config, cut, on_epoch_end=interrupt)
+    assert len(_metrics(cut)) == 2 and not os.path.exists(os.path.join(cut, "summary.json"))
+    resumed = train(config, cut, resume=True)
+
+    assert _metrics(cut) == _metrics(str(tmp_path / "full"))
+    assert (resumed.best_epoch, resumed.val_acc, resumed.test_acc) == (full.best_epoch, full.val_acc, full.test_acc)
+    a = load_checkpoint(str(tmp_path / "full" / "last.pt"))["model"]
+    b = load_checkpoint(os.path.join(cut, "last.pt"))["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_early_stopping_and_selection(tmp_path, data_dir):
+    result = train(_config(data_dir, epochs=30, patience=2, lr=0.3), str(tmp_path / "run"))
+    rows = _metrics(str(tmp_path / "run"))
+    assert result.epochs_run == len(rows) < 30 and result.stopped_early
+    best = max(rows, key=lambda r: (r["val_acc"], -r["val_loss"]))
+    assert result.best_epoch == best["epoch"] and result.val_acc == best["val_acc"]
+    assert result.epochs_run == result.best_epoch + 1 + 2
+
+
+def test_existing_run_needs_resume_and_same_config(tmp_path, data_dir):
+    run = str(tmp_path / "run")
+    train(_config(data_dir, epochs=1), run)
+    with pytest.raises(CheckpointError, match="already holds a run; pass --resume"):
+        train(_config(data_dir, epochs=1), run)
+    with pytest.raises(CheckpointError, match=r"another configuration \(lr: 0.001 != 0.01\)"):
+        train(_config(data_dir, epochs=1, lr=0.01), run, resume=True)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        train(_config(data_dir), str(tmp_path / "nothing"), resume=True)
+    # Extending the number of epochs is allowed.
+    assert train(_config(data_dir, epochs=2), run, resume=True).epochs_run == 2
+
+
+def test_checkpoints_are_atomic(tmp_path, monkeypatch):
+    path = str(tmp_path / "ck.pt")
+    save_checkpoint(path, {"x": 1})
+
+    def broken_save(obj, f, *a, **k):
+        with open(f, "wb") as fh:
+            fh.write(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(path, {"x": 2})
+    monkeypatch.undo()
+    assert load_checkpoint(path)["x"] == 1
+    assert os.listdir(tmp_path) == ["ck.pt"]
+
+
+def test_bad_checkpoints(tmp_path, data_dir):
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="junk.pt is unreadable"):
+        load_checkpoint(str(junk))
+    other = tmp_path / "other.pt"
+    torch.save({"weights": 1}, other)
+    with pytest.raises(CheckpointError, match="is not a dgl-diffpool checkpoint"):
+        load_checkpoint(str(other))
+    run = str(tmp_path / "run")
+    train(_config(data_dir, epochs=1), run)
+    payload = load_checkpoint(os.path.join(run, "best.pt"))
+    payload["config"]["hidden"] = 16  # a checkpoint whose weights belong to another model
+    with pytest.raises(CheckpointError, match="does not match its model configuration"):
+        model_from_checkpoint(payload)
+    model, config = model_from_checkpoint(load_checkpoint(os.path.join(run, "best.pt")))
+    assert config.hidden == 8
+
+
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        (dict(ratio=0.0), r"ratio must be in \(0, 1\]"),
+        (dict(ratio=1.2), r"ratio must be in \(0, 1\]"),
+        (dict(pool_levels=0), "pool levels must be >= 1"),
+        (dict(model="gat"), "model must be one of"),
+        (dict(val_fraction=0.6, test_fraction=0.5), "sum to < 1"),
+    ],
+)
+def test_config_rejects_nonsense(kw, message):
+    with pytest.raises(ConfigError, match=message):
+        RunConfig(**kw)
