@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import os
 import time
 from typing import Any, Callable
@@ -23,6 +24,8 @@ from dgl_diffpool.training import (
     resolve_device,
     train as train_run,
 )
+from dgl_diffpool.training.config import PROTOCOLS
+from dgl_diffpool.training.cross_validation import cross_validate
 from dgl_diffpool.training.engine import BEST, LAST
 
 DEFAULTS = RunConfig()
@@ -50,10 +53,13 @@ TRAIN_OPTIONS: list[tuple[str, str, Any, str]] = [
     ("--epochs", "epochs", click.IntRange(min=1), "Maximum number of epochs."),
     ("--patience", "patience", click.IntRange(min=1), "Early stopping: epochs without validation gain."),
     ("--clip", "clip", click.FloatRange(0, min_open=True), "Gradient norm clipping threshold."),
+    ("--protocol", "protocol", click.Choice(PROTOCOLS),
+     "holdout: one stratified split; cv: stratified k-fold cross-validation."),
+    ("--folds", "folds", click.IntRange(min=2), "Number of cross-validation folds."),
     ("--val-fraction", "val_fraction", click.FloatRange(0, 1, min_open=True, max_open=True),
      "Stratified validation fraction."),
     ("--test-fraction", "test_fraction", click.FloatRange(0, 1, min_open=True, max_open=True),
-     "Stratified test fraction."),
+     "Stratified test fraction (holdout protocol)."),
     ("--seed", "seed", int, "Seed of data generation, splits, initialisation and shuffling."),
     ("--device", "device", str, "cpu, cuda or cuda:N."),
     ("--data-dir", "data_dir", click.Path(file_okay=False), "Dataset cache directory."),
@@ -71,6 +77,18 @@ def _library_errors(fn: Callable) -> Callable:
             raise click.ClickException(str(exc)) from None
 
     return wrapper
+
+
+def _saved_config(run_dir: str) -> dict[str, Any]:
+    """The configuration of the run in ``run_dir`` (hold-out or cross-validation)."""
+    path = os.path.join(run_dir, "config.json")
+    if not os.path.exists(path):
+        folds = sorted(d for d in os.listdir(run_dir) if d.startswith("fold-")) if os.path.isdir(run_dir) else []
+        path = os.path.join(run_dir, folds[0], "config.json") if folds else path
+    if not os.path.exists(path):
+        raise click.ClickException(f"no run to resume in {run_dir}")
+    with open(path) as fh:
+        return json.load(fh)
 
 
 def _ensure_data_dir(path: str) -> None:
@@ -117,23 +135,38 @@ def _train_options(fn: Callable) -> Callable:
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Run directory (default: runs/DATASET-MODEL-TIME).")
 @click.option("--resume", is_flag=True, help="Continue the interrupted run in --out.")
+@click.option("--fold", type=click.IntRange(min=0), default=None, help="Cross-validation: run only this fold.")
+@click.option("--folds-file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Cross-validation: reuse these folds (a folds.json of an earlier run).")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 @click.pass_context
 @_library_errors
-def train(ctx: click.Context, out: str | None, resume: bool, progress: bool, **options: Any) -> None:
+def train(ctx: click.Context, out: str | None, resume: bool, fold: int | None, folds_file: str | None,
+          progress: bool, **options: Any) -> None:
     """Train a model; select it on the validation split and test it once."""
     if resume and out is None:
         raise click.UsageError("--resume needs --out, the directory of the run to continue")
     if resume:
-        saved = RunConfig.from_dict(load_checkpoint(os.path.join(out, LAST))["config"]).to_dict()
+        saved = RunConfig.from_dict(_saved_config(out)).to_dict()
         given = {k: v for k, v in options.items() if ctx.get_parameter_source(k) != ParameterSource.DEFAULT}
         options = {**saved, **given}
     config = RunConfig(**options)
     _ensure_data_dir(config.data_dir)
     if out is None:
         out = os.path.join("runs", f"{config.dataset}-{config.model}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if config.protocol == "holdout" and (fold is not None or folds_file is not None):
+        raise click.UsageError("--fold and --folds-file need --protocol cv")
     tick = time.perf_counter()
     try:
+        if config.protocol == "cv":
+            cv = cross_validate(config, out, folds_file, fold, resume=resume, progress=progress)
+            for row in json.load(open(os.path.join(out, "summary.json")))["per_fold"]:
+                click.echo(f"fold {row['fold']}: test accuracy {row['test_acc']:.4f} "
+                           f"(selected epoch {row['best_epoch'] + 1}, validation {row['val_acc']:.4f})")
+            click.echo(f"{config.model} on {config.dataset}, {len(cv.folds)} fold(s): test accuracy "
+                       f"{100 * cv.mean:.2f} +- {100 * cv.std:.2f}, {time.perf_counter() - tick:.1f} s")
+            click.echo(f"run directory: {out}")
+            return
         result = train_run(config, out, resume=resume, progress=progress)
     except KeyboardInterrupt:
         raise click.ClickException(

@@ -116,3 +116,18 @@ def test_module_entry_point_help():
 
     proc = subprocess.run([sys.executable, "-m", "dgl_diffpool_cli", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0 and "train" in proc.stdout and "evaluate" in proc.stdout
+
+
+def test_cross_validation_from_the_cli(runner, tmp_path, data_dir):
+    out = str(tmp_path / "cv")
+    result = _run(runner, "train", "--data-dir", data_dir, "--out", out, "--protocol", "cv", "--folds", "2", *FAST)
+    assert result.exit_code == 0, result.output
+    summary = json.load(open(os.path.join(out, "summary.json")))
+    assert f"test accuracy {100 * summary['test_acc_mean']:.2f} +- {100 * summary['test_acc_std']:.2f}" in result.output
+    assert result.output.count("fold ") == 2
+    one = str(tmp_path / "one")
+    result = _run(runner, "train", "--data-dir", data_dir, "--out", one, "--protocol", "cv", "--folds", "2",
+                  "--fold", "1", "--folds-file", os.path.join(out, "folds.json"), *FAST)
+    assert result.exit_code == 0, result.output
+    assert json.load(open(os.path.join(one, "folds.json")))["folds"] == json.load(open(os.path.join(out, "folds.json")))["folds"]
+    _one_line_error(_run(runner, "train", "--fold", "1"), "--fold and --folds-file need --protocol cv")

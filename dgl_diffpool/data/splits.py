@@ -27,3 +27,38 @@ def stratified_split(
         parts["test"].append(idx[n_val : n_val + n_test])
         parts["train"].append(idx[n_val + n_test :])
     return {k: torch.as_tensor(np.sort(np.concatenate(v)), dtype=torch.long) for k, v in parts.items()}
+
+
+def stratified_kfold(labels: torch.Tensor, folds: int, seed: int) -> list[torch.Tensor]:
+    """Partition graph indices into ``folds`` disjoint test folds with class proportions kept.
+
+    Each class is shuffled and dealt round-robin, starting where the previous
+    class stopped, so fold sizes differ by at most one.
+    """
+    if folds < 2:
+        raise ValueError(f"cross-validation needs at least 2 folds, got {folds}")
+    y = labels.numpy()
+    counts = np.bincount(y)
+    if folds > len(y):
+        raise ValueError(f"{folds} folds for {len(y)} graphs")
+    rng = np.random.default_rng(seed)
+    parts: list[list[int]] = [[] for _ in range(folds)]
+    start = 0
+    for c in np.flatnonzero(counts):
+        for j, i in enumerate(rng.permutation(np.flatnonzero(y == c))):
+            parts[(start + j) % folds].append(int(i))
+        start = (start + counts[c]) % folds
+    return [torch.as_tensor(sorted(p), dtype=torch.long) for p in parts]
+
+
+def fold_split(
+    labels: torch.Tensor, test_fold: torch.Tensor, val_fraction: float, seed: int
+) -> dict[str, torch.Tensor]:
+    """Train / valid / test for one cross-validation fold.
+
+    ``test`` is the fold; ``valid`` is a stratified ``val_fraction`` of the
+    remaining graphs, used for early stopping and model selection only.
+    """
+    rest = torch.as_tensor(np.setdiff1d(np.arange(len(labels)), test_fold.numpy()), dtype=torch.long)
+    inner = stratified_split(labels[rest], val_fraction, 0.0, seed)
+    return {"train": rest[inner["train"]], "valid": rest[inner["valid"]], "test": test_fold}

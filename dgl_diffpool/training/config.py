@@ -10,12 +10,18 @@ from ..models import MODELS
 from ..nn import CONV_TYPES, READOUTS
 
 # Options a resumed run may change: where it runs, where data live, how long it may go on.
+PROTOCOLS = ("holdout", "cv")
 RESUMABLE_FIELDS = ("device", "data_dir", "epochs")
 
 
 @dataclass
 class RunConfig:
-    """Hyper-parameters and settings of one training run (defaults: the CLI's defaults)."""
+    """Hyper-parameters and settings of one training run (defaults: the CLI's defaults).
+
+    ``protocol="holdout"`` trains on one stratified train / valid / test split
+    (``val_fraction``, ``test_fraction``); ``"cv"`` runs ``folds``-fold stratified
+    cross-validation with a ``val_fraction`` validation split inside each training fold.
+    """
 
     dataset: str = "synthetic"
     data_dir: str = "data"
@@ -38,6 +44,8 @@ class RunConfig:
     epochs: int = 60
     patience: int = 20
     clip: float = 2.0
+    protocol: str = "holdout"
+    folds: int = 10
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     seed: int = 0
@@ -62,6 +70,8 @@ class RunConfig:
             (self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}"),
             (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
             (self.patience >= 1, f"patience must be >= 1, got {self.patience}"),
+            (self.protocol in PROTOCOLS, f"protocol must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}"),
+            (self.folds >= 2, f"cross-validation needs at least 2 folds, got {self.folds}"),
             (self.clip > 0, f"gradient clipping norm must be > 0, got {self.clip}"),
             (
                 self.val_fraction > 0 and self.test_fraction > 0 and self.val_fraction + self.test_fraction < 1,

@@ -117,6 +117,8 @@ def train(
     resume: bool = False,
     progress: bool = False,
     on_epoch_end: Optional[Callable[[dict[str, Any]], None]] = None,
+    data: Optional[GraphClassificationData] = None,
+    splits: Optional[dict[str, torch.Tensor]] = None,
 ) -> RunResult:
     """Train ``config`` into ``run_dir`` and test the model selected on validation once.
 
@@ -125,6 +127,7 @@ def train(
     ``best.pt`` (the selected model) and ``summary.json``. With ``resume`` the run
     continues from ``last.pt`` and ends exactly as an uninterrupted run would.
     ``on_epoch_end`` is called with each epoch's metrics after its checkpoint is written.
+    ``data`` and ``splits`` default to the dataset and hold-out split of ``config``.
     """
     device = resolve_device(config.device)
     last_path, best_path = os.path.join(run_dir, LAST), os.path.join(run_dir, BEST)
@@ -144,7 +147,8 @@ def train(
     os.makedirs(run_dir, exist_ok=True)
 
     seed_everything(config.seed)
-    data, splits = prepare_run(config)
+    if data is None or splits is None:
+        data, splits = prepare_run(config)
     shape = dict(in_feats=data.num_features, num_classes=data.num_classes, max_num_nodes=data.max_num_nodes)
     model = build_model(config.model, **shape, **config.model_kwargs()).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)

@@ -1,0 +1,53 @@
+"""Stratified k-fold cross-validation: folds, inner validation split, resume."""
+import json
+import os
+
+import pytest
+import torch
+
+from dgl_diffpool.data.splits import fold_split, stratified_kfold
+from dgl_diffpool.errors import DatasetError
+from dgl_diffpool.training import RunConfig
+from dgl_diffpool.training import cross_validation as cv
+
+
+def test_folds_are_stratified_disjoint_and_cover():
+    labels = torch.tensor([0] * 37 + [1] * 23 + [2] * 11)
+    folds = stratified_kfold(labels, 5, seed=0)
+    assert sorted(torch.cat(folds).tolist()) == list(range(71))
+    sizes = [len(f) for f in folds]
+    assert max(sizes) - min(sizes) <= 1
+    for f in folds:
+        counts = torch.bincount(labels[f], minlength=3)
+        assert all(abs(int(c) - n / 5) < 1 for c, n in zip(counts, (37, 23, 11)))
+    split = fold_split(labels, folds[2], 0.1, seed=0)
+    assert torch.equal(split["test"], folds[2])
+    assert not set(split["train"].tolist()) & set(split["valid"].tolist())
+    assert sorted(torch.cat(list(split.values())).tolist()) == list(range(71))
+    assert torch.bincount(labels[split["valid"]], minlength=3).tolist() == [3, 2, 1]
+    with pytest.raises(ValueError, match="at least 2 folds"):
+        stratified_kfold(labels, 1, 0)
+
+
+def test_cross_validation_end_to_end_and_resume(tmp_path, data_dir, monkeypatch):
+    config = RunConfig(data_dir=data_dir, protocol="cv", folds=3, epochs=1, hidden=8, mlp_hidden=8, batch_size=64)
+    run = str(tmp_path / "cv")
+    result = cv.cross_validate(config, run)
+    summary = json.load(open(os.path.join(run, "summary.json")))
+    assert len(result.folds) == 3 and summary["test_acc_mean"] == pytest.approx(result.mean)
+    assert [r["fold"] for r in summary["per_fold"]] == [0, 1, 2]
+    folds = json.load(open(os.path.join(run, "folds.json")))["folds"]
+    assert sorted(sum(folds, [])) == list(range(800))
+
+    # Finished folds are not rerun; the saved folds are reused.
+    monkeypatch.setattr(cv, "train", lambda *a, **k: pytest.fail("a finished fold was retrained"))
+    again = cv.cross_validate(config, run, resume=True)
+    assert again.test_accs == result.test_accs
+
+
+def test_bad_folds_file(tmp_path, data_dir):
+    bad = tmp_path / "folds.json"
+    bad.write_text(json.dumps({"folds": [[0, 1], [2]]}))
+    config = RunConfig(data_dir=data_dir, protocol="cv", folds=2, epochs=1)
+    with pytest.raises(DatasetError, match="not a partition of the 800 graphs"):
+        cv.cross_validate(config, str(tmp_path / "run"), folds_file=str(bad))
