@@ -9,6 +9,7 @@ import time
 from typing import Any, Callable
 
 import click
+import torch
 from click.core import ParameterSource
 
 from dgl_diffpool.data import DATASETS, DEFAULT_DATASET, load_dataset
@@ -20,7 +21,6 @@ from dgl_diffpool.training import (
     evaluate as evaluate_split,
     load_checkpoint,
     model_from_checkpoint,
-    prepare_run,
     resolve_device,
     train as train_run,
 )
@@ -182,28 +182,38 @@ def train(ctx: click.Context, out: str | None, resume: bool, fold: int | None, f
 
 @cli.command()
 @click.argument("checkpoint", type=click.Path(exists=True))
-@click.option("--split", type=click.Choice(["test", "valid", "train"]), default="test", help="Split to score.")
+@click.option("--split", default="test", help="test, valid, train, or fold:I (a cross-validation run's test fold I).")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Dataset cache (default: the one the run used).")
 @click.option("--device", default="cpu", help="cpu, cuda or cuda:N.")
 @_library_errors
 def evaluate(checkpoint: str, split: str, data_dir: str | None, device: str) -> None:
-    """Score CHECKPOINT (a .pt file or a run directory) on a split of its dataset."""
+    """Score CHECKPOINT (a .pt file or a run directory) on a split of the run that trained it."""
+    if split.startswith("fold:"):
+        fold = split.removeprefix("fold:")
+        if not fold.isdigit():
+            raise click.BadParameter(f"expected fold:I with an integer I, got {split!r}", param_hint="--split")
+        checkpoint, split = os.path.join(checkpoint, f"fold-{fold}"), "test"
+        if not os.path.isdir(checkpoint):
+            raise click.ClickException(f"{checkpoint} does not exist: not a cross-validation run with that fold")
+    elif split not in ("test", "valid", "train"):
+        raise click.BadParameter(f"expected test, valid, train or fold:I, got {split!r}", param_hint="--split")
     path = os.path.join(checkpoint, BEST) if os.path.isdir(checkpoint) else checkpoint
     payload = load_checkpoint(path)
     model, config = model_from_checkpoint(payload, path)
     if data_dir is not None:
         config = dataclasses.replace(config, data_dir=data_dir)
     _ensure_data_dir(config.data_dir)
-    data, splits = prepare_run(config)
+    data = load_dataset(config.dataset, config.data_dir, seed=config.seed)
     shape = dict(in_feats=data.num_features, num_classes=data.num_classes, max_num_nodes=data.max_num_nodes)
     if shape != payload["model_shape"]:
         raise click.ClickException(
             f"{path} was trained on {config.dataset} data of shape {payload['model_shape']}, this data is {shape}"
         )
+    indices = torch.as_tensor(payload["splits"][split], dtype=torch.long)
     dev = resolve_device(device)
-    scores = evaluate_split(model.to(dev), data, splits[split], config.batch_size, dev)
+    scores = evaluate_split(model.to(dev), data, indices, config.batch_size, dev)
     click.echo(
-        f"{config.model} on {config.dataset} [{split}, {len(splits[split])} graphs]: "
+        f"{config.model} on {config.dataset} [{split}, {len(indices)} graphs]: "
         f"accuracy {scores['acc']:.4f}, loss {scores['loss']:.4f}"
     )

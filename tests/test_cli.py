@@ -131,3 +131,16 @@ def test_cross_validation_from_the_cli(runner, tmp_path, data_dir):
     assert result.exit_code == 0, result.output
     assert json.load(open(os.path.join(one, "folds.json")))["folds"] == json.load(open(os.path.join(out, "folds.json")))["folds"]
     _one_line_error(_run(runner, "train", "--fold", "1"), "--fold and --folds-file need --protocol cv")
+
+
+def test_evaluate_a_cross_validation_fold(runner, tmp_path, data_dir):
+    out = str(tmp_path / "cv")
+    assert _run(runner, "train", "--data-dir", data_dir, "--out", out, "--protocol", "cv", "--folds", "2",
+                *FAST).exit_code == 0
+    summary = json.load(open(os.path.join(out, "summary.json")))
+    for row in summary["per_fold"]:
+        result = _run(runner, "evaluate", out, "--split", f"fold:{row['fold']}")
+        assert result.exit_code == 0, result.output
+        assert f"accuracy {row['test_acc']:.4f}" in result.output
+    _one_line_error(_run(runner, "evaluate", out, "--split", "fold:7"), "not a cross-validation run with that fold")
+    _one_line_error(_run(runner, "evaluate", out, "--split", "bogus"), "expected test, valid, train or fold:I")

@@ -149,6 +149,8 @@ def train(
     seed_everything(config.seed)
     if data is None or splits is None:
         data, splits = prepare_run(config)
+    # Stored in checkpoints so `evaluate` scores exactly the graphs of this run's split.
+    split_lists = {k: v.tolist() for k, v in splits.items()}
     shape = dict(in_feats=data.num_features, num_classes=data.num_classes, max_num_nodes=data.max_num_nodes)
     model = build_model(config.model, **shape, **config.model_kwargs()).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -183,14 +185,14 @@ def train(
             best = dict(epoch=epoch, val_acc=va["acc"], val_loss=va["loss"])
             bad_epochs = 0
             save_checkpoint(best_path, dict(config=config.to_dict(), model_shape=shape, epoch=epoch,
-                                            model=model.state_dict()))
+                                            model=model.state_dict(), splits=split_lists))
         else:
             bad_epochs += 1
         stopped = bad_epochs >= config.patience
         save_checkpoint(last_path, dict(config=config.to_dict(), model_shape=shape, epoch=epoch,
                                         model=model.state_dict(), optimizer=optimizer.state_dict(),
                                         rng=torch.get_rng_state(), history=history, best=best,
-                                        bad_epochs=bad_epochs))
+                                        bad_epochs=bad_epochs, splits=split_lists))
         _write_json(os.path.join(run_dir, "metrics.jsonl"), history, lines=True)
         bar.set_postfix(loss=f"{tr['loss']:.3f}", val_acc=f"{va['acc']:.3f}", best=f"{best['val_acc']:.3f}")
         if on_epoch_end is not None:
