@@ -33,7 +33,7 @@ def _one_line_error(result, pattern):
 def test_prep_train_evaluate(runner, tmp_path, data_dir):
     result = _run(runner, "prep", "--data-dir", data_dir)
     assert result.exit_code == 0
-    assert "synthetic: 800 graphs, 4 classes" in result.output
+    assert "synthetic: 1000 graphs, 4 classes" in result.output
     out = str(tmp_path / "run")
     result = _run(runner, "train", "--data-dir", data_dir, "--out", out, *FAST)
     assert result.exit_code == 0, result.output
@@ -43,7 +43,7 @@ def test_prep_train_evaluate(runner, tmp_path, data_dir):
     assert sorted(os.listdir(out)) == ["best.pt", "config.json", "last.pt", "metrics.jsonl", "summary.json"]
     result = _run(runner, "evaluate", out, "--split", "test")
     assert result.exit_code == 0, result.output
-    assert f"accuracy {summary['test_acc']:.4f}" in result.output and "[test, 80 graphs]" in result.output
+    assert f"accuracy {summary['test_acc']:.4f}" in result.output and "[test, 100 graphs]" in result.output
     result = _run(runner, "evaluate", os.path.join(out, "best.pt"), "--split", "valid")
     assert f"accuracy {summary['val_acc']:.4f}" in result.output
 

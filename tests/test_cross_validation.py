@@ -37,7 +37,7 @@ def test_cross_validation_end_to_end_and_resume(tmp_path, data_dir, monkeypatch)
     assert len(result.folds) == 3 and summary["test_acc_mean"] == pytest.approx(result.mean)
     assert [r["fold"] for r in summary["per_fold"]] == [0, 1, 2]
     folds = json.load(open(os.path.join(run, "folds.json")))["folds"]
-    assert sorted(sum(folds, [])) == list(range(800))
+    assert sorted(sum(folds, [])) == list(range(1000))
 
     # Finished folds are not rerun; the saved folds are reused.
     monkeypatch.setattr(cv, "train", lambda *a, **k: pytest.fail("a finished fold was retrained"))
@@ -49,5 +49,5 @@ def test_bad_folds_file(tmp_path, data_dir):
     bad = tmp_path / "folds.json"
     bad.write_text(json.dumps({"folds": [[0, 1], [2]]}))
     config = RunConfig(data_dir=data_dir, protocol="cv", folds=2, epochs=1)
-    with pytest.raises(DatasetError, match="not a partition of the 800 graphs"):
+    with pytest.raises(DatasetError, match="not a partition of the 1000 graphs"):
         cv.cross_validate(config, str(tmp_path / "run"), folds_file=str(bad))

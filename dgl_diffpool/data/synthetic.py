@@ -101,15 +101,15 @@ class HierarchicalCommunityDataset(DGLDataset):
 
     def __init__(
         self,
-        num_graphs: int = 800,
+        num_graphs: int = 1000,
         seed: int = 0,
         save_dir: str | None = None,
-        communities: tuple[int, int] = (4, 6),
-        community_size: tuple[int, int] = (5, 10),
-        p_in: float = 0.5,
-        bridge_edges: int = 3,
-        noise_edges: int = 1,
-        max_degree: int = 12,
+        communities: tuple[int, int] = (5, 8),
+        community_size: tuple[int, int] = (5, 8),
+        p_in: float = 0.9,
+        bridge_edges: int = 1,
+        noise_edges: int = 0,
+        max_degree: int = 8,
         verbose: bool = False,
     ) -> None:
         if num_graphs < len(PATTERNS):

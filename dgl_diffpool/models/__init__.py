@@ -1,6 +1,8 @@
 """Graph classifiers built from :mod:`dgl_diffpool.nn`."""
 from __future__ import annotations
 
+from typing import Any
+
 from torch import nn
 
 from .diffpool_classifier import DiffPoolClassifier
@@ -10,54 +12,21 @@ from .sage_mean_pool import SAGEMeanPool
 MODELS = ("diffpool", "sage-mean")
 
 
-def build_model(
-    name: str,
-    in_feats: int,
-    num_classes: int,
-    max_num_nodes: int,
-    *,
-    pool_levels: int = 1,
-    ratio: float = 0.25,
-    adaptive_clusters: bool = False,
-    gnn_layers: int = 3,
-    hidden_feats: int = 64,
-    mlp_hidden: int = 64,
-    conv: str = "sage",
-    batch_norm: bool = True,
-    dropout: float = 0.0,
-    readout: str = "max",
-    link_loss: bool = True,
-    entropy_loss: bool = True,
-) -> nn.Module:
+# The options of DiffPoolClassifier that also shape the flat baseline.
+_FLAT_OPTIONS = ("gnn_layers", "hidden_feats", "mlp_hidden", "conv", "batch_norm", "dropout")
+
+
+def build_model(name: str, in_feats: int, num_classes: int, max_num_nodes: int, **options: Any) -> nn.Module:
     """Build the model ``name`` (one of :data:`MODELS`).
 
-    The pooling options (``pool_levels``, ``ratio``, ``adaptive_clusters``,
-    ``readout``, the auxiliary losses) shape ``diffpool`` only; ``sage-mean`` is
-    flat and always averages.
+    ``options`` are keyword arguments of :class:`DiffPoolClassifier`; for the flat
+    ``sage-mean`` baseline the pooling options (levels, ratio, clusters, readout,
+    auxiliary losses) do not apply and only the GNN and MLP options are used.
     """
-    common = dict(
-        gnn_layers=gnn_layers,
-        hidden_feats=hidden_feats,
-        mlp_hidden=mlp_hidden,
-        conv=conv,
-        batch_norm=batch_norm,
-        dropout=dropout,
-    )
     if name == "diffpool":
-        return DiffPoolClassifier(
-            in_feats,
-            num_classes,
-            max_num_nodes,
-            pool_levels=pool_levels,
-            ratio=ratio,
-            adaptive_clusters=adaptive_clusters,
-            readout=readout,
-            link_loss=link_loss,
-            entropy_loss=entropy_loss,
-            **common,
-        )
+        return DiffPoolClassifier(in_feats, num_classes, max_num_nodes, **options)
     if name == "sage-mean":
-        return SAGEMeanPool(in_feats, num_classes, **common)
+        return SAGEMeanPool(in_feats, num_classes, **{k: v for k, v in options.items() if k in _FLAT_OPTIONS})
     raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
 
 

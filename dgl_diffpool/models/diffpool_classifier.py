@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from ..nn import DenseDiffPool, DenseGNN, DiffPool, dense_readout, sparse_readout
 from ..nn.readout import check_readout
-from .classifier_head import mlp_head
+from .classifier_head import MLPHead
 from .output import ClassifierOutput
 
 
@@ -111,16 +111,14 @@ class DiffPoolClassifier(nn.Module):
             self.dense_pools.append(DenseDiffPool(feats, hidden_feats, k, ratio=per_graph_ratio, **gnn_args))
         self.last_embed = DenseGNN(feats, hidden_feats, **gnn_args)
         readout_feats = feats * (pool_levels + 1)
-        self.head = mlp_head(readout_feats, mlp_hidden, num_classes, dropout)
+        self.head = MLPHead(readout_feats, mlp_hidden, num_classes, dropout)
 
     def reset_parameters(self) -> None:
         self.first_pool.reset_parameters()
         for pool in self.dense_pools:
             pool.reset_parameters()
         self.last_embed.reset_parameters()
-        for layer in self.head:
-            if isinstance(layer, nn.Linear):
-                layer.reset_parameters()
+        self.head.reset_parameters()
 
     def forward(
         self, graph: dgl.DGLGraph, feat: Tensor, edge_weight: Optional[Tensor] = None

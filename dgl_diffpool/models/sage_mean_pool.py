@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from ..nn import GNN, sparse_readout
 from ..nn.readout import check_readout
-from .classifier_head import mlp_head
+from .classifier_head import MLPHead
 from .output import ClassifierOutput
 
 
@@ -36,13 +36,11 @@ class SAGEMeanPool(nn.Module):
         check_readout(readout)
         self.readout = readout
         self.gnn = GNN(in_feats, hidden_feats, gnn_layers, conv, batch_norm, dropout)
-        self.head = mlp_head(self.gnn.out_feats, mlp_hidden, num_classes, dropout)
+        self.head = MLPHead(self.gnn.out_feats, mlp_hidden, num_classes, dropout)
 
     def reset_parameters(self) -> None:
         self.gnn.reset_parameters()
-        for layer in self.head:
-            if isinstance(layer, nn.Linear):
-                layer.reset_parameters()
+        self.head.reset_parameters()
 
     def forward(
         self, graph: dgl.DGLGraph, feat: Tensor, edge_weight: Optional[Tensor] = None

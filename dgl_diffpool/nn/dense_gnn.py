@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .dense_conv import DENSE_CONVS
-from .gnn import check_conv_type
+from .gnn import check_stack
 
 
 class MaskedBatchNorm(nn.Module):
@@ -47,9 +47,7 @@ class DenseGNN(nn.Module):
         activation: Callable[[Tensor], Tensor] = F.relu,
     ) -> None:
         super().__init__()
-        check_conv_type(conv)
-        if num_layers < 1:
-            raise ValueError(f"a GNN needs at least one layer, got num_layers={num_layers}")
+        check_stack(conv, num_layers)
         layer = DENSE_CONVS[conv]
         self.convs = nn.ModuleList(
             layer(in_feats if i == 0 else hidden_feats, hidden_feats) for i in range(num_layers)

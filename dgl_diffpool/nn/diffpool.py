@@ -19,7 +19,38 @@ def _cluster_mask(num_nodes: Tensor, ratio: Optional[float], num_clusters: int) 
     return cluster_mask_from_counts(counts)
 
 
-class DiffPool(nn.Module):
+class _PoolLayer(nn.Module):
+    """Embedding GNN, assignment GNN and the linear map to cluster logits."""
+
+    gnn_class: type[nn.Module]
+
+    def __init__(
+        self,
+        in_feats: int,
+        hidden_feats: int,
+        num_clusters: int,
+        num_layers: int = 3,
+        conv: str = "sage",
+        batch_norm: bool = True,
+        dropout: float = 0.0,
+        ratio: Optional[float] = None,
+    ) -> None:
+        super().__init__()
+        if num_clusters < 1:
+            raise ValueError(f"num_clusters must be >= 1, got {num_clusters}")
+        self.num_clusters, self.ratio = num_clusters, ratio
+        self.embed = self.gnn_class(in_feats, hidden_feats, num_layers, conv, batch_norm, dropout)
+        self.assign = self.gnn_class(in_feats, hidden_feats, num_layers, conv, batch_norm, dropout)
+        self.assign_out = nn.Linear(self.assign.out_feats, num_clusters)
+        self.out_feats = self.embed.out_feats
+
+    def reset_parameters(self) -> None:
+        self.embed.reset_parameters()
+        self.assign.reset_parameters()
+        self.assign_out.reset_parameters()
+
+
+class DiffPool(_PoolLayer):
     r"""Level-0 DiffPool layer on a batched :class:`dgl.DGLGraph`.
 
     .. math::
@@ -56,30 +87,8 @@ class DiffPool(nn.Module):
     :class:`~dgl_diffpool.nn.PoolOutput` with ``x`` :math:`(B, K_b, L H)`.
     """
 
-    def __init__(
-        self,
-        in_feats: int,
-        hidden_feats: int,
-        num_clusters: int,
-        num_layers: int = 3,
-        conv: str = "sage",
-        batch_norm: bool = True,
-        dropout: float = 0.0,
-        ratio: Optional[float] = None,
-    ) -> None:
-        super().__init__()
-        if num_clusters < 1:
-            raise ValueError(f"num_clusters must be >= 1, got {num_clusters}")
-        self.num_clusters, self.ratio = num_clusters, ratio
-        self.embed = GNN(in_feats, hidden_feats, num_layers, conv, batch_norm, dropout)
-        self.assign = GNN(in_feats, hidden_feats, num_layers, conv, batch_norm, dropout)
-        self.assign_out = nn.Linear(self.assign.out_feats, num_clusters)
-        self.out_feats = self.embed.out_feats
+    gnn_class = GNN
 
-    def reset_parameters(self) -> None:
-        self.embed.reset_parameters()
-        self.assign.reset_parameters()
-        self.assign_out.reset_parameters()
 
     def forward(
         self, graph: dgl.DGLGraph, feat: Tensor, edge_weight: Optional[Tensor] = None
@@ -98,7 +107,7 @@ class DiffPool(nn.Module):
             return z, sparse_diff_pool(graph, z, logits, weight_key, mask)
 
 
-class DenseDiffPool(nn.Module):
+class DenseDiffPool(_PoolLayer):
     r"""DiffPool layer on a padded dense batch (levels after the first).
 
     Same maths and parameters as :class:`DiffPool`; ``forward(x, adj, mask)``
@@ -108,30 +117,8 @@ class DenseDiffPool(nn.Module):
     number of real nodes of graph :math:`b`.
     """
 
-    def __init__(
-        self,
-        in_feats: int,
-        hidden_feats: int,
-        num_clusters: int,
-        num_layers: int = 3,
-        conv: str = "sage",
-        batch_norm: bool = True,
-        dropout: float = 0.0,
-        ratio: Optional[float] = None,
-    ) -> None:
-        super().__init__()
-        if num_clusters < 1:
-            raise ValueError(f"num_clusters must be >= 1, got {num_clusters}")
-        self.num_clusters, self.ratio = num_clusters, ratio
-        self.embed = DenseGNN(in_feats, hidden_feats, num_layers, conv, batch_norm, dropout)
-        self.assign = DenseGNN(in_feats, hidden_feats, num_layers, conv, batch_norm, dropout)
-        self.assign_out = nn.Linear(self.assign.out_feats, num_clusters)
-        self.out_feats = self.embed.out_feats
+    gnn_class = DenseGNN
 
-    def reset_parameters(self) -> None:
-        self.embed.reset_parameters()
-        self.assign.reset_parameters()
-        self.assign_out.reset_parameters()
 
     def forward(self, x: Tensor, adj: Tensor, mask: Tensor) -> tuple[Tensor, PoolOutput]:
         z = self.embed(x, adj, mask)

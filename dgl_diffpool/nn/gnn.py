@@ -12,9 +12,12 @@ from torch import Tensor, nn
 CONV_TYPES = ("sage", "gcn", "gin")
 
 
-def check_conv_type(conv: str) -> None:
+def check_stack(conv: str, num_layers: int) -> None:
+    """Raise ``ValueError`` for an unknown layer type or fewer than one layer."""
     if conv not in CONV_TYPES:
         raise ValueError(f"unknown GNN layer type {conv!r}; choose one of {', '.join(CONV_TYPES)}")
+    if num_layers < 1:
+        raise ValueError(f"a GNN needs at least one layer, got num_layers={num_layers}")
 
 
 def _make_conv(conv: str, in_feats: int, out_feats: int) -> nn.Module:
@@ -82,9 +85,7 @@ class GNN(nn.Module):
         activation: Callable[[Tensor], Tensor] = F.relu,
     ) -> None:
         super().__init__()
-        check_conv_type(conv)
-        if num_layers < 1:
-            raise ValueError(f"a GNN needs at least one layer, got num_layers={num_layers}")
+        check_stack(conv, num_layers)
         self.conv_type = conv
         self.convs = nn.ModuleList(
             _make_conv(conv, in_feats if i == 0 else hidden_feats, hidden_feats) for i in range(num_layers)
