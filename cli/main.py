@@ -12,7 +12,7 @@ import click
 import torch
 from click.core import ParameterSource
 
-from dgl_diffpool.data import DATASETS, DEFAULT_DATASET, load_dataset
+from dgl_diffpool.data import DEFAULT_DATASET, MIRROR_ENV, load_dataset
 from dgl_diffpool.errors import DiffPoolError
 from dgl_diffpool.models import MODELS
 from dgl_diffpool.nn import CONV_TYPES, READOUTS
@@ -26,13 +26,13 @@ from dgl_diffpool.training import (
 )
 from dgl_diffpool.training.config import PROTOCOLS
 from dgl_diffpool.training.cross_validation import cross_validate
-from dgl_diffpool.training.engine import BEST, LAST
+from dgl_diffpool.training.engine import BEST, LAST, load_config_dataset
 
 DEFAULTS = RunConfig()
 
 # (option, RunConfig field, click type, help); defaults come from RunConfig.
 TRAIN_OPTIONS: list[tuple[str, str, Any, str]] = [
-    ("--dataset", "dataset", str, f"Dataset name ({', '.join(DATASETS)})."),
+    ("--dataset", "dataset", str, "Dataset: synthetic (built in) or a TU dataset name (ENZYMES, PROTEINS, DD, ...)."),
     ("--model", "model", click.Choice(MODELS), "Model: DiffPool or the flat GraphSAGE mean-pool baseline."),
     ("--pool-levels", "pool_levels", click.IntRange(min=1), "Number of DiffPool layers."),
     ("--ratio", "ratio", click.FloatRange(0, 1, min_open=True), "Assignment ratio: clusters per node."),
@@ -63,6 +63,9 @@ TRAIN_OPTIONS: list[tuple[str, str, Any, str]] = [
     ("--seed", "seed", int, "Seed of data generation, splits, initialisation and shuffling."),
     ("--device", "device", str, "cpu, cuda or cuda:N."),
     ("--data-dir", "data_dir", click.Path(file_okay=False), "Dataset cache directory."),
+    ("--mirror", "mirror", click.Path(file_okay=False),
+     f"Offline dataset mirror (layout tu/NAME.zip); default ${MIRROR_ENV}."),
+    ("--features", "features", str, "TU node features: auto, attr, label, degree, or a '+' combination."),
 ]
 
 
@@ -107,12 +110,15 @@ def cli() -> None:
 @cli.command()
 @click.argument("name", default=DEFAULT_DATASET)
 @click.option("--data-dir", default=DEFAULTS.data_dir, type=click.Path(file_okay=False), help="Dataset cache.")
+@click.option("--mirror", type=click.Path(file_okay=False), default=None, envvar=MIRROR_ENV,
+              help=f"Offline dataset mirror (layout tu/NAME.zip); default ${MIRROR_ENV}.")
+@click.option("--features", default=DEFAULTS.features, help="TU node features: auto, attr, label, degree, or a '+' combination.")
 @click.option("--seed", default=DEFAULTS.seed, help="Seed of the built-in dataset's generator.")
 @_library_errors
-def prep(name: str, data_dir: str, seed: int) -> None:
+def prep(name: str, data_dir: str, mirror: str | None, features: str, seed: int) -> None:
     """Prepare dataset NAME in the data directory (later runs reuse it)."""
     _ensure_data_dir(data_dir)
-    data = load_dataset(name, data_dir, seed=seed)
+    data = load_dataset(name, data_dir, seed=seed, mirror=mirror, features=features)
     nodes = [g.num_nodes() for g in data.graphs]
     click.echo(
         f"{name}: {len(data)} graphs, {data.num_classes} classes, {data.num_features} node features, "
@@ -125,6 +131,8 @@ def _train_options(fn: Callable) -> Callable:
         default = getattr(DEFAULTS, field)
         if kind is bool:
             fn = click.option(flag, field, default=default, help=help_text)(fn)
+        elif field == "mirror":
+            fn = click.option(flag, field, type=kind, default=None, envvar=MIRROR_ENV, help=help_text)(fn)
         else:
             fn = click.option(flag, field, type=kind, default=default, help=help_text)(fn)
     return fn
@@ -204,7 +212,7 @@ def evaluate(checkpoint: str, split: str, data_dir: str | None, device: str) -> 
     if data_dir is not None:
         config = dataclasses.replace(config, data_dir=data_dir)
     _ensure_data_dir(config.data_dir)
-    data = load_dataset(config.dataset, config.data_dir, seed=config.seed)
+    data = load_config_dataset(config)
     shape = dict(in_feats=data.num_features, num_classes=data.num_classes, max_num_nodes=data.max_num_nodes)
     if shape != payload["model_shape"]:
         raise click.ClickException(

@@ -1,7 +1,7 @@
 """Datasets, validation, splits and batching."""
 from .batching import GraphBatch, iterate_batches
 from .dataset import GraphClassificationData
-from .registry import DATASETS, DEFAULT_DATASET, load_dataset
+from .registry import DATASETS, DEFAULT_DATASET, MIRROR_ENV, TU_DATASETS, load_dataset
 from .splits import stratified_split
 from .synthetic import HierarchicalCommunityDataset
 
@@ -11,6 +11,8 @@ __all__ = [
     "GraphBatch",
     "GraphClassificationData",
     "HierarchicalCommunityDataset",
+    "MIRROR_ENV",
+    "TU_DATASETS",
     "iterate_batches",
     "load_dataset",
     "stratified_split",

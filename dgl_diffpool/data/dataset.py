@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import dgl
 import torch
 
+from ..errors import DatasetError
 from .validation import check_graphs
 
 
@@ -24,8 +25,11 @@ class GraphClassificationData:
     def __post_init__(self) -> None:
         self.labels = torch.as_tensor(self.labels).long().reshape(-1)
         check_graphs(self.name, self.graphs, self.labels)
+        seen = int(self.labels.max()) + 1
         if self.num_classes == 0:
-            self.num_classes = int(self.labels.max()) + 1
+            self.num_classes = seen
+        elif not seen <= self.num_classes:
+            raise DatasetError(f"dataset {self.name}: label {seen - 1} but only {self.num_classes} classes")
 
     def __len__(self) -> int:
         return len(self.graphs)

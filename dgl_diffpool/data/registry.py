@@ -2,23 +2,51 @@
 from __future__ import annotations
 
 import os
+from typing import Optional
 
 from ..errors import DatasetError
 from .dataset import GraphClassificationData
 from .synthetic import HierarchicalCommunityDataset
+from .tu import load_tu
 
 DEFAULT_DATASET = "synthetic"
-DATASETS = (DEFAULT_DATASET,)
+MIRROR_ENV = "DGL_DIFFPOOL_MIRROR"
+# TU graph-classification datasets (https://chrsmrrs.github.io/datasets/), by their official names.
+TU_DATASETS = (
+    "AIDS", "BZR", "BZR_MD", "COX2", "COX2_MD", "DHFR", "DHFR_MD", "ER_MD", "FRANKENSTEIN", "MUTAG",
+    "Mutagenicity", "NCI1", "NCI109", "PTC_FM", "PTC_FR", "PTC_MM", "PTC_MR", "DD", "ENZYMES", "PROTEINS",
+    "PROTEINS_full", "KKI", "OHSU", "Peking_1", "MSRC_9", "MSRC_21", "MSRC_21C", "COIL-DEL", "COIL-RAG",
+    "Letter-high", "Letter-low", "Letter-med", "Fingerprint", "Cuneiform", "SYNTHETIC", "SYNTHETICnew",
+    "Synthie", "TRIANGLES", "COLORS-3", "COLLAB", "IMDB-BINARY", "IMDB-MULTI", "REDDIT-BINARY",
+    "REDDIT-MULTI-5K", "REDDIT-MULTI-12K", "github_stargazers", "deezer_ego_nets", "twitch_egos",
+    "reddit_threads",
+)
+DATASETS = (DEFAULT_DATASET,) + TU_DATASETS
 
 
-def load_dataset(name: str, data_dir: str = "data", seed: int = 0) -> GraphClassificationData:
+def load_dataset(
+    name: str,
+    data_dir: str = "data",
+    seed: int = 0,
+    mirror: Optional[str] = None,
+    features: str = "auto",
+) -> GraphClassificationData:
     """Load (preparing it on first use) the dataset ``name`` with its cache in ``data_dir``.
 
-    ``seed`` seeds the generator of the built-in synthetic dataset.
+    ``seed`` seeds the built-in synthetic dataset's generator. TU datasets are read
+    from the offline ``mirror`` (default: the ``DGL_DIFFPOOL_MIRROR`` environment
+    variable), else downloaded from the official site; ``features`` chooses their
+    node features (see :func:`~dgl_diffpool.data.tu.node_features`).
     """
     if name not in DATASETS:
-        raise DatasetError(f"unknown dataset {name!r}; available: {', '.join(DATASETS)}")
+        hint = " (OGB datasets are not supported yet)" if name.startswith("ogbg-") else ""
+        raise DatasetError(f"unknown dataset {name!r}{hint}; available: {', '.join(DATASETS)}")
     if not os.path.isdir(data_dir):
         raise DatasetError(f"data directory {data_dir} does not exist")
-    ds = HierarchicalCommunityDataset(seed=seed, save_dir=os.path.join(data_dir, name))
-    return GraphClassificationData(name, ds.graphs, ds.labels, ds.num_classes)
+    if name == DEFAULT_DATASET:
+        ds = HierarchicalCommunityDataset(seed=seed, save_dir=os.path.join(data_dir, name))
+        return GraphClassificationData(name, ds.graphs, ds.labels, ds.num_classes)
+    mirror = mirror if mirror is not None else os.environ.get(MIRROR_ENV) or None
+    if mirror is not None and not os.path.isdir(mirror):
+        raise DatasetError(f"mirror directory {mirror} does not exist")
+    return load_tu(name, data_dir, mirror, features)

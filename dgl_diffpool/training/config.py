@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 from ..errors import ConfigError
 from ..models import MODELS
@@ -11,7 +11,7 @@ from ..nn import CONV_TYPES, READOUTS
 
 # Options a resumed run may change: where it runs, where data live, how long it may go on.
 PROTOCOLS = ("holdout", "cv")
-RESUMABLE_FIELDS = ("device", "data_dir", "epochs")
+RESUMABLE_FIELDS = ("device", "data_dir", "mirror", "epochs")
 
 
 @dataclass
@@ -25,6 +25,8 @@ class RunConfig:
 
     dataset: str = "synthetic"
     data_dir: str = "data"
+    mirror: Optional[str] = None
+    features: str = "auto"
     model: str = "diffpool"
     pool_levels: int = 1
     ratio: float = 0.25

@@ -10,11 +10,10 @@ from typing import Optional
 
 import torch
 
-from ..data import load_dataset
 from ..data.splits import fold_split, stratified_kfold
 from ..errors import ConfigError, DatasetError
 from .config import RunConfig
-from .engine import LAST, RunResult, _write_json, train
+from .engine import LAST, RunResult, _write_json, load_config_dataset, train
 
 FOLDS_FILE = "folds.json"
 
@@ -64,7 +63,7 @@ def cross_validate(
     a finished fold is not rerun on ``resume``. ``summary.json`` holds per-fold
     test accuracies, selected epochs, and their mean and standard deviation.
     """
-    data = load_dataset(config.dataset, config.data_dir, seed=config.seed)
+    data = load_config_dataset(config)
     os.makedirs(run_dir, exist_ok=True)
     saved = os.path.join(run_dir, FOLDS_FILE)
     if folds_file is None and os.path.exists(saved):

@@ -104,9 +104,15 @@ def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
 
 
+def load_config_dataset(config: RunConfig) -> GraphClassificationData:
+    """The dataset ``config`` names, with its node features and data sources."""
+    return load_dataset(config.dataset, config.data_dir, seed=config.seed, mirror=config.mirror,
+                        features=config.features)
+
+
 def prepare_run(config: RunConfig) -> tuple[GraphClassificationData, dict[str, torch.Tensor]]:
     """The dataset and its train / valid / test split for ``config``."""
-    data = load_dataset(config.dataset, config.data_dir, seed=config.seed)
+    data = load_config_dataset(config)
     splits = stratified_split(data.labels, config.val_fraction, config.test_fraction, config.seed)
     return data, splits
 

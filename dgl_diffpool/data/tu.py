@@ -1,0 +1,299 @@
+"""TU graph-classification datasets, read from the official zip format with validation.
+
+A TU dataset ``NAME`` is a folder (or a zip holding it) of text files:
+``NAME_A.txt`` (one ``u, v`` edge per line, 1-based node ids over the whole
+dataset), ``NAME_graph_indicator.txt`` (the graph of each node), and
+``NAME_graph_labels.txt``; optionally ``NAME_node_labels.txt``,
+``NAME_node_attributes.txt`` and ``NAME_edge_labels.txt``.
+
+Everything is checked before a graph is built, and a bad file gives one
+:class:`~dgl_diffpool.errors.DatasetError` line naming the file and line.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import urllib.request
+import zipfile
+from dataclasses import dataclass, field
+from typing import Optional
+
+import dgl
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import DatasetError
+from .dataset import GraphClassificationData
+from .features import one_hot_degree
+from .storage import atomic_save_graphs, load_graphs
+
+TU_URL = "https://www.chrsmrrs.de/graphkerneldatasets/{name}.zip"
+FEATURE_KINDS = ("attr", "label", "degree")
+# Degree one-hots are clipped here so that hubs (REDDIT, COLLAB) do not blow up the width.
+MAX_DEGREE_FEATURE = 64
+
+
+@dataclass
+class TUContents:
+    """A parsed TU dataset before features are chosen.
+
+    ``graphs`` carry ``ndata["node_label"]`` / ``edata["edge_label"]`` where the
+    files have them; ``attributes`` is :math:`(N, D)` over all nodes or ``None``.
+    """
+
+    graphs: list[dgl.DGLGraph]
+    labels: torch.Tensor
+    attributes: Optional[torch.Tensor]
+    node_labels: Optional[torch.Tensor]
+    info: dict = field(default_factory=dict)
+
+
+def locate_tu_source(name: str, mirror: Optional[str]) -> Optional[str]:
+    """Path of ``NAME.zip`` or an unzipped ``NAME/`` folder in ``mirror/tu``, or ``None`` without a mirror."""
+    if mirror is None:
+        return None
+    candidates = [os.path.join(mirror, "tu", f"{name}.zip"), os.path.join(mirror, "tu", name)]
+    for path in candidates:
+        if os.path.isfile(path) or os.path.isdir(path):
+            return path
+    raise DatasetError(f"mirror {mirror} has no TU dataset {name} (looked for {' and '.join(candidates)})")
+
+
+def download_tu_zip(name: str, dest: str) -> None:
+    """Download the official ``NAME.zip`` to ``dest`` (via a temporary file, then rename)."""
+    url = TU_URL.format(name=name)
+    os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(dest)), suffix=".part")
+    os.close(fd)
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as fh:
+            shutil.copyfileobj(response, fh)
+        os.replace(tmp, dest)
+    except OSError as exc:
+        raise DatasetError(f"cannot download {url} ({exc}); give a local mirror with --mirror") from None
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+class _Source:
+    """Reads ``NAME_<suffix>.txt`` from a zip or a folder, wherever it sits inside."""
+
+    def __init__(self, name: str, path: str) -> None:
+        self.name, self.path = name, path
+        if os.path.isdir(path):
+            self.files = {
+                f: os.path.join(root, f) for root, _, files in os.walk(path) for f in files if f.startswith(name)
+            }
+            self.zip = None
+        else:
+            try:
+                self.zip = zipfile.ZipFile(path)
+            except (OSError, zipfile.BadZipFile) as exc:
+                raise DatasetError(f"{path} is not a readable zip file ({exc})") from None
+            # Official zips store e.g. "ENZYMES//ENZYMES_A.txt": match on the base name.
+            self.files = {os.path.basename(m): m for m in self.zip.namelist() if not m.endswith("/")}
+
+    def has(self, suffix: str) -> bool:
+        return f"{self.name}_{suffix}.txt" in self.files
+
+    def text(self, suffix: str) -> str:
+        fname = f"{self.name}_{suffix}.txt"
+        if fname not in self.files:
+            raise DatasetError(f"{self.path}: required file {fname} is missing")
+        try:
+            if self.zip is not None:
+                return self.zip.read(self.files[fname]).decode()
+            with open(self.files[fname]) as fh:
+                return fh.read()
+        except (OSError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
+            raise DatasetError(f"{self.path}: cannot read {fname} ({exc})") from None
+
+
+def _parse_table(text: str, fname: str, columns: Optional[int], dtype: type) -> np.ndarray:
+    """Comma- or space-separated rows as a ``(rows, columns)`` array; names the first bad line."""
+    lines = text.rstrip().split("\n") if text.strip() else []
+    width = columns if columns is not None else (len(lines[0].replace(",", " ").split()) if lines else 1)
+    tokens = text.replace(",", " ").split()
+    try:
+        values = np.array(tokens, dtype=dtype)
+    except ValueError:
+        values = None
+    if values is None or values.size != width * len(lines):
+        for number, line in enumerate(lines, start=1):
+            fields = line.replace(",", " ").split()
+            if len(fields) != width:
+                raise DatasetError(f"{fname} line {number}: expected {width} values, found {len(fields)}")
+            try:
+                np.array(fields, dtype=dtype)
+            except ValueError:
+                raise DatasetError(f"{fname} line {number}: not a number in {line.strip()!r}") from None
+        raise DatasetError(f"{fname}: malformed table")
+    return values.reshape(len(lines), width)
+
+
+def read_tu(name: str, source: str) -> TUContents:
+    """Parse and validate the TU dataset ``name`` from a zip or folder at ``source``."""
+    src = _Source(name, source)
+    fn = lambda suffix: f"{name}_{suffix}.txt"  # noqa: E731
+
+    indicator = _parse_table(src.text("graph_indicator"), fn("graph_indicator"), 1, np.int64)[:, 0]
+    n = len(indicator)
+    if n == 0:
+        raise DatasetError(f"{fn('graph_indicator')} is empty")
+    steps = np.diff(indicator)
+    bad = np.flatnonzero((steps < 0) | (steps > 1))
+    if indicator[0] != 1 or bad.size:
+        line = 1 if indicator[0] != 1 else int(bad[0]) + 2
+        raise DatasetError(
+            f"{fn('graph_indicator')} line {line}: graph ids must start at 1 and rise without gaps"
+        )
+    num_graphs = int(indicator[-1])
+
+    raw_labels = _parse_table(src.text("graph_labels"), fn("graph_labels"), 1, np.int64)[:, 0]
+    if len(raw_labels) != num_graphs:
+        raise DatasetError(
+            f"{fn('graph_labels')}: {len(raw_labels)} labels for {num_graphs} graphs in {fn('graph_indicator')}"
+        )
+    classes, labels = np.unique(raw_labels, return_inverse=True)
+
+    edges = _parse_table(src.text("A"), fn("A"), 2, np.int64)
+    out_of_range = np.flatnonzero((edges < 1).any(1) | (edges > n).any(1))
+    if out_of_range.size:
+        row = int(out_of_range[0])
+        raise DatasetError(
+            f"{fn('A')} line {row + 1}: node id {edges[row].tolist()} out of range 1..{n}"
+        )
+    edges = edges - 1
+    graph_of_edge = indicator[edges[:, 0]]
+    crossing = np.flatnonzero(graph_of_edge != indicator[edges[:, 1]])
+    if crossing.size:
+        raise DatasetError(f"{fn('A')} line {int(crossing[0]) + 1}: the edge joins nodes of two different graphs")
+
+    edge_labels = None
+    if src.has("edge_labels"):
+        edge_labels = _parse_table(src.text("edge_labels"), fn("edge_labels"), None, np.int64)[:, 0]
+        if len(edge_labels) != len(edges):
+            raise DatasetError(f"{fn('edge_labels')}: {len(edge_labels)} lines for {len(edges)} edges in {fn('A')}")
+
+    # Some official files (IMDB) list an edge twice: keep the first of each directed pair.
+    _, first = np.unique(edges[:, 0] * n + edges[:, 1], return_index=True)
+    keep = np.sort(first)
+    duplicates = len(edges) - len(keep)
+    edges = edges[keep]
+    if edge_labels is not None:
+        edge_labels = edge_labels[keep]
+
+    node_labels = attributes = None
+    if src.has("node_labels"):
+        node_labels = _parse_table(src.text("node_labels"), fn("node_labels"), None, np.int64)[:, 0]
+        if len(node_labels) != n:
+            raise DatasetError(f"{fn('node_labels')}: {len(node_labels)} lines for {n} nodes")
+    if src.has("node_attributes"):
+        attributes = _parse_table(src.text("node_attributes"), fn("node_attributes"), None, np.float64)
+        if len(attributes) != n:
+            raise DatasetError(f"{fn('node_attributes')}: {len(attributes)} lines for {n} nodes")
+        nan_rows = np.flatnonzero(~np.isfinite(attributes).all(1))
+        if nan_rows.size:
+            raise DatasetError(f"{fn('node_attributes')} line {int(nan_rows[0]) + 1}: NaN or infinite value")
+
+    graphs = _split_graphs(edges, indicator, num_graphs, edge_labels, node_labels)
+    info = {
+        "classes": classes.tolist(),
+        "duplicate_edges_dropped": int(duplicates),
+        "has_node_labels": node_labels is not None,
+        "has_node_attributes": attributes is not None,
+        "has_edge_labels": edge_labels is not None,
+    }
+    return TUContents(
+        graphs,
+        torch.as_tensor(labels, dtype=torch.long),
+        None if attributes is None else torch.as_tensor(attributes, dtype=torch.float32),
+        None if node_labels is None else torch.as_tensor(node_labels),
+        info,
+    )
+
+
+def _split_graphs(
+    edges: np.ndarray,
+    indicator: np.ndarray,
+    num_graphs: int,
+    edge_labels: Optional[np.ndarray],
+    node_labels: Optional[np.ndarray],
+) -> list[dgl.DGLGraph]:
+    """One DGLGraph per graph, built as one block-diagonal graph and unbatched (no per-edge loop)."""
+    order = np.argsort(edges[:, 0], kind="stable")  # node ids are grouped by graph
+    edges = edges[order]
+    whole = dgl.graph((torch.as_tensor(edges[:, 0]), torch.as_tensor(edges[:, 1])), num_nodes=len(indicator))
+    if edge_labels is not None:
+        whole.edata["edge_label"] = torch.as_tensor(edge_labels[order])
+    if node_labels is not None:
+        whole.ndata["node_label"] = torch.as_tensor(node_labels)
+    whole.set_batch_num_nodes(torch.as_tensor(np.bincount(indicator - 1, minlength=num_graphs)))
+    whole.set_batch_num_edges(torch.as_tensor(np.bincount(indicator[edges[:, 0]] - 1, minlength=num_graphs)))
+    return dgl.unbatch(whole)
+
+
+def node_features(contents: TUContents, features: str = "auto") -> list[torch.Tensor]:
+    """Per-graph float32 node features for a ``features`` choice.
+
+    ``attr`` (node attributes), ``label`` (one-hot node labels over the labels seen
+    in the dataset), ``degree`` (one-hot in-degree clipped at the dataset's maximum,
+    at most :data:`MAX_DEGREE_FEATURE`), combined with ``+`` (``attr+label``); ``auto``
+    picks ``attr`` if present, else ``label``, else ``degree``.
+    """
+    available = [k for k, ok in (("attr", contents.attributes is not None),
+                                 ("label", contents.node_labels is not None), ("degree", True)) if ok]
+    if features == "auto":
+        kinds = [available[0]]
+    else:
+        kinds = features.split("+")
+        for kind in kinds:
+            if kind not in FEATURE_KINDS:
+                raise DatasetError(f"unknown feature kind {kind!r}; choose from {', '.join(FEATURE_KINDS)} or auto")
+            if kind not in available:
+                raise DatasetError(f"this dataset has no node {kind}s; available: {', '.join(available)}")
+    sizes = [g.num_nodes() for g in contents.graphs]
+    parts: list[torch.Tensor] = []
+    for kind in kinds:
+        if kind == "attr":
+            parts.append(contents.attributes)
+        elif kind == "label":
+            _, index = torch.unique(contents.node_labels, return_inverse=True)
+            parts.append(F.one_hot(index).float())
+        else:
+            top = max(int(g.in_degrees().max()) if g.num_nodes() else 0 for g in contents.graphs)
+            top = min(top, MAX_DEGREE_FEATURE)
+            parts.append(torch.cat([one_hot_degree(g, top) for g in contents.graphs]))
+    return list(torch.split(torch.cat(parts, dim=1), sizes))
+
+
+def load_tu(name: str, data_dir: str, mirror: Optional[str] = None, features: str = "auto") -> GraphClassificationData:
+    """The TU dataset ``name`` with node features ``features``, prepared once into ``data_dir/tu/NAME``.
+
+    Reads ``mirror/tu/NAME.zip`` (or ``NAME/``) when a mirror is given, else
+    downloads the official zip into ``data_dir/tu/raw``.
+    """
+    folder = os.path.join(data_dir, "tu", name)
+    cache = os.path.join(folder, f"{name}-{features}.bin")
+    if os.path.exists(cache):
+        graphs, tensors = load_graphs(cache)
+        return GraphClassificationData(name, graphs, tensors["labels"], int(tensors["num_classes"][0]))
+
+    source = locate_tu_source(name, mirror)
+    if source is None:
+        source = os.path.join(data_dir, "tu", "raw", f"{name}.zip")
+        if not os.path.exists(source):
+            download_tu_zip(name, source)
+    contents = read_tu(name, source)
+    for g, feat in zip(contents.graphs, node_features(contents, features)):
+        g.ndata["feat"] = feat
+    num_classes = len(contents.info["classes"])
+    data = GraphClassificationData(name, contents.graphs, contents.labels, num_classes)
+    atomic_save_graphs(cache, data.graphs, {"labels": data.labels, "num_classes": torch.tensor([num_classes])})
+    with open(os.path.join(folder, f"{name}-info.json"), "w") as fh:
+        json.dump(contents.info, fh, indent=2)
+    return data

@@ -1,0 +1,182 @@
+"""TU datasets: official statistics from the mirror, corrupt files, mirror vs download, features."""
+import os
+import shutil
+import zipfile
+
+import dgl
+import numpy as np
+import pytest
+import torch
+
+from dgl_diffpool.data import load_dataset
+from dgl_diffpool.data import tu
+from dgl_diffpool.errors import DatasetError
+
+MIRROR = os.environ.get("DGL_DIFFPOOL_MIRROR")
+needs_mirror = pytest.mark.skipif(not MIRROR, reason="DGL_DIFFPOOL_MIRROR (the offline dataset mirror) is not set")
+
+
+@pytest.fixture(scope="module")
+def tu_cache(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("tu-data"))
+
+
+@needs_mirror
+@pytest.mark.parametrize(
+    "name, graphs, counts, avg_nodes, avg_edges, features, max_nodes",
+    [
+        ("ENZYMES", 600, [100] * 6, 32.63, 62.14, 18, 126),
+        ("PROTEINS", 1113, [663, 450], 39.06, 72.82, 1, 620),
+        ("MUTAG", 188, [63, 125], 17.93, 19.79, 7, 28),  # labels -1 / 1 mapped to 0 / 1
+        pytest.param("DD", 1178, [691, 487], 284.32, 715.66, 82, 5748, marks=pytest.mark.slow),
+    ],
+)
+def test_mirrored_datasets_match_official_statistics(tu_cache, name, graphs, counts, avg_nodes, avg_edges,
+                                                     features, max_nodes):
+    data = load_dataset(name, tu_cache, mirror=MIRROR)
+    assert len(data) == graphs
+    assert torch.bincount(data.labels).tolist() == counts
+    assert np.mean([g.num_nodes() for g in data.graphs]) == pytest.approx(avg_nodes, abs=0.005)
+    # Undirected edges are stored once per direction.
+    assert np.mean([g.num_edges() for g in data.graphs]) / 2 == pytest.approx(avg_edges, abs=0.005)
+    assert data.num_features == features and data.max_num_nodes == max_nodes
+    assert all(g.ndata["feat"].dtype == torch.float32 for g in data.graphs[:5])
+
+
+def _write_tu(folder, name="TOY", a=None, indicator=None, labels=None, node_labels=None, attrs=None):
+    """A tiny TU folder: graph 1 = triangle 1-2-3 plus isolated node 4, graph 2 = edgeless node 5."""
+    a = a if a is not None else "1, 2\n2, 1\n2, 3\n3, 2\n1, 3\n3, 1\n1, 2\n"  # last row duplicates the first
+    indicator = indicator if indicator is not None else "1\n1\n1\n1\n2\n"
+    labels = labels if labels is not None else "7\n-3\n"
+    root = folder / name
+    root.mkdir(parents=True, exist_ok=True)
+    files = {"A": a, "graph_indicator": indicator, "graph_labels": labels, "node_labels": node_labels,
+             "node_attributes": attrs}
+    for suffix, text in files.items():
+        if text is not None:
+            (root / f"{name}_{suffix}.txt").write_text(text)
+    return str(root)
+
+
+def test_toy_dataset_structure_labels_and_duplicates(tmp_path):
+    src = _write_tu(tmp_path, node_labels="0\n2\n2\n0\n1\n", attrs="1.0, 2.0\n0, 0\n1, 1\n3, 3\n0.5, 0.5\n")
+    contents = tu.read_tu("TOY", src)
+    g1, g2 = contents.graphs
+    assert (g1.num_nodes(), g1.num_edges(), g2.num_nodes(), g2.num_edges()) == (4, 6, 1, 0)
+    assert g1.in_degrees().tolist() == [2, 2, 2, 0]  # isolated node kept
+    assert contents.info["duplicate_edges_dropped"] == 1
+    assert contents.info["classes"] == [-3, 7] and contents.labels.tolist() == [1, 0]
+    feats = tu.node_features(contents, "attr+label")
+    assert [f.shape for f in feats] == [(4, 5), (1, 5)]
+    torch.testing.assert_close(feats[1], torch.tensor([[0.5, 0.5, 0.0, 1.0, 0.0]]))
+    assert tu.node_features(contents, "auto")[0].shape == (4, 2)  # attributes first
+    assert tu.node_features(contents, "degree")[0].argmax(1).tolist() == [2, 2, 2, 0]
+    with pytest.raises(DatasetError, match="unknown feature kind 'colour'"):
+        tu.node_features(contents, "colour")
+    bare = tu.read_tu("TOY", _write_tu(tmp_path / "bare"))
+    with pytest.raises(DatasetError, match="has no node attrs; available: degree"):
+        tu.node_features(bare, "attr")
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(a="1, 2\n2, 1\n2\n"), "TOY_A.txt line 3: expected 2 values, found 1"),
+        (dict(a="1, 2\n2, 9\n"), r"TOY_A.txt line 2: node id \[2, 9\] out of range 1..5"),
+        (dict(a="1, 2\n4, 5\n"), "TOY_A.txt line 2: the edge joins nodes of two different graphs"),
+        (dict(a="1, x\n"), "TOY_A.txt line 1: not a number"),
+        (dict(labels="1\n"), "TOY_graph_labels.txt: 1 labels for 2 graphs"),
+        (dict(labels="1\n2\n3\n"), "TOY_graph_labels.txt: 3 labels for 2 graphs"),
+        (dict(indicator="1\n1\n3\n3\n3\n"), "TOY_graph_indicator.txt line 3: graph ids must start at 1"),
+        (dict(node_labels="0\n1\n"), "TOY_node_labels.txt: 2 lines for 5 nodes"),
+        (dict(attrs="1\n1\nnan\n1\n1\n"), "TOY_node_attributes.txt line 3: NaN or infinite value"),
+    ],
+)
+def test_corrupt_files_name_file_and_line(tmp_path, kwargs, message):
+    src = _write_tu(tmp_path, **kwargs)
+    with pytest.raises(DatasetError, match=message):
+        tu.read_tu("TOY", src)
+
+
+def test_missing_file_and_nothing_half_written(tmp_path):
+    mirror = tmp_path / "mirror"
+    _write_tu(mirror / "tu")
+    os.remove(mirror / "tu" / "TOY" / "TOY_graph_labels.txt")
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    with pytest.raises(DatasetError, match="required file TOY_graph_labels.txt is missing"):
+        tu.load_tu("TOY", str(data_dir), mirror=str(mirror))
+    leftovers = [os.path.join(r, f) for r, _, files in os.walk(data_dir) for f in files]
+    assert leftovers == []
+
+
+def test_zip_and_folder_sources_agree(tmp_path):
+    folder = _write_tu(tmp_path / "dir")
+    archive = tmp_path / "TOY.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for f in os.listdir(folder):
+            zf.write(os.path.join(folder, f), f"TOY//{f}")  # official zips use a double slash
+    a, b = tu.read_tu("TOY", folder), tu.read_tu("TOY", str(archive))
+    assert torch.equal(a.labels, b.labels)
+    for x, y in zip(a.graphs, b.graphs):
+        assert torch.equal(torch.stack(x.edges()), torch.stack(y.edges()))
+
+
+def test_mirror_is_used_without_network_and_download_otherwise(tmp_path, monkeypatch):
+    mirror = tmp_path / "mirror"
+    _write_tu(mirror / "tu")
+    monkeypatch.setattr(tu, "download_tu_zip", lambda *a: pytest.fail("downloaded although a mirror was given"))
+    data = tu.load_tu("TOY", str(tmp_path / "d1"), mirror=str(mirror))
+    assert len(data) == 2
+
+    calls = []
+
+    def fake_download(name, dest):
+        calls.append(tu.TU_URL.format(name=name))
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        with zipfile.ZipFile(dest, "w") as zf:
+            for f in os.listdir(mirror / "tu" / "TOY"):
+                zf.write(mirror / "tu" / "TOY" / f, f"TOY/{f}")
+
+    monkeypatch.setattr(tu, "download_tu_zip", fake_download)
+    data = tu.load_tu("TOY", str(tmp_path / "d2"), mirror=None)
+    assert calls == ["https://www.chrsmrrs.de/graphkerneldatasets/TOY.zip"] and len(data) == 2
+    assert os.path.exists(tmp_path / "d2" / "tu" / "raw" / "TOY.zip")
+
+
+def test_prepared_data_are_reused(tmp_path, monkeypatch):
+    mirror = tmp_path / "mirror"
+    _write_tu(mirror / "tu")
+    first = tu.load_tu("TOY", str(tmp_path / "d"), mirror=str(mirror))
+    monkeypatch.setattr(tu, "read_tu", lambda *a: pytest.fail("the raw files were read again"))
+    again = tu.load_tu("TOY", str(tmp_path / "d"), mirror=str(mirror))
+    assert torch.equal(first.labels, again.labels) and again.num_classes == 2
+    assert torch.equal(first.graphs[0].ndata["feat"], again.graphs[0].ndata["feat"])
+
+
+def test_mirror_errors(tmp_path):
+    with pytest.raises(DatasetError, match="has no TU dataset NCI1"):
+        load_dataset("NCI1", str(tmp_path), mirror=str(tmp_path))
+    with pytest.raises(DatasetError, match="mirror directory .*nowhere does not exist"):
+        load_dataset("NCI1", str(tmp_path), mirror=str(tmp_path / "nowhere"))
+    with pytest.raises(DatasetError, match=r"unknown dataset 'ogbg-molhiv' \(OGB datasets are not supported yet\)"):
+        load_dataset("ogbg-molhiv", str(tmp_path))
+
+
+@needs_mirror
+def test_cross_validation_on_mutag_from_the_cli(tmp_path, tu_cache):
+    import json
+
+    from click.testing import CliRunner
+
+    from dgl_diffpool_cli import cli
+
+    out = str(tmp_path / "cv")
+    args = ["train", "--dataset", "MUTAG", "--data-dir", tu_cache, "--protocol", "cv", "--folds", "3",
+            "--epochs", "2", "--hidden", "8", "--no-progress", "--out", out]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    summary = json.load(open(os.path.join(out, "summary.json")))
+    assert summary["folds"] == 3 and len(summary["per_fold"]) == 3
+    folds = json.load(open(os.path.join(out, "folds.json")))["folds"]
+    assert sorted(sum(folds, [])) == list(range(188))
