@@ -13,6 +13,7 @@ import torch
 from click.core import ParameterSource
 
 from dgl_diffpool.data import DEFAULT_DATASET, MIRROR_ENV, load_dataset
+from dgl_diffpool.data.task import METRIC_LABELS
 from dgl_diffpool.errors import DiffPoolError
 from dgl_diffpool.models import MODELS
 from dgl_diffpool.nn import CONV_TYPES, READOUTS
@@ -26,13 +27,15 @@ from dgl_diffpool.training import (
 )
 from dgl_diffpool.training.config import PROTOCOLS
 from dgl_diffpool.training.cross_validation import cross_validate
+from dgl_diffpool.training.seeds import repeat_seeds
 from dgl_diffpool.training.engine import BEST, LAST, load_config_dataset
 
 DEFAULTS = RunConfig()
 
 # (option, RunConfig field, click type, help); defaults come from RunConfig.
 TRAIN_OPTIONS: list[tuple[str, str, Any, str]] = [
-    ("--dataset", "dataset", str, "Dataset: synthetic (built in) or a TU dataset name (ENZYMES, PROTEINS, DD, ...)."),
+    ("--dataset", "dataset", str,
+     "Dataset: synthetic (built in), a TU dataset (ENZYMES, PROTEINS, DD, ...) or an OGB one (ogbg-molhiv, ...)."),
     ("--model", "model", click.Choice(MODELS), "Model: DiffPool or the flat GraphSAGE mean-pool baseline."),
     ("--pool-levels", "pool_levels", click.IntRange(min=1), "Number of DiffPool layers."),
     ("--ratio", "ratio", click.FloatRange(0, 1, min_open=True), "Assignment ratio: clusters per node."),
@@ -54,17 +57,19 @@ TRAIN_OPTIONS: list[tuple[str, str, Any, str]] = [
     ("--patience", "patience", click.IntRange(min=1), "Early stopping: epochs without validation gain."),
     ("--clip", "clip", click.FloatRange(0, min_open=True), "Gradient norm clipping threshold."),
     ("--protocol", "protocol", click.Choice(PROTOCOLS),
-     "holdout: one stratified split; cv: stratified k-fold cross-validation."),
+     "holdout: one stratified split; cv: stratified k-fold cross-validation; official: the dataset's own split "
+     "(OGB); auto: official where there is one, else holdout."),
     ("--folds", "folds", click.IntRange(min=2), "Number of cross-validation folds."),
     ("--val-fraction", "val_fraction", click.FloatRange(0, 1, min_open=True, max_open=True),
      "Stratified validation fraction."),
     ("--test-fraction", "test_fraction", click.FloatRange(0, 1, min_open=True, max_open=True),
      "Stratified test fraction (holdout protocol)."),
     ("--seed", "seed", int, "Seed of data generation, splits, initialisation and shuffling."),
+    ("--seeds", "seeds", click.IntRange(min=1), "Repeat a holdout / official run with seeds SEED, SEED+1, ..."),
     ("--device", "device", str, "cpu, cuda or cuda:N."),
     ("--data-dir", "data_dir", click.Path(file_okay=False), "Dataset cache directory."),
     ("--mirror", "mirror", click.Path(file_okay=False),
-     f"Offline dataset mirror (layout tu/NAME.zip); default ${MIRROR_ENV}."),
+     f"Offline dataset mirror (layout tu/NAME.zip, ogb/ogbg_NAME/); default ${MIRROR_ENV}."),
     ("--features", "features", str, "TU node features: auto, attr, label, degree, or a '+' combination."),
 ]
 
@@ -111,7 +116,7 @@ def cli() -> None:
 @click.argument("name", default=DEFAULT_DATASET)
 @click.option("--data-dir", default=DEFAULTS.data_dir, type=click.Path(file_okay=False), help="Dataset cache.")
 @click.option("--mirror", type=click.Path(file_okay=False), default=None, envvar=MIRROR_ENV,
-              help=f"Offline dataset mirror (layout tu/NAME.zip); default ${MIRROR_ENV}.")
+              help=f"Offline dataset mirror (layout tu/NAME.zip, ogb/ogbg_NAME/); default ${MIRROR_ENV}.")
 @click.option("--features", default=DEFAULTS.features, help="TU node features: auto, attr, label, degree, or a '+' combination.")
 @click.option("--seed", default=DEFAULTS.seed, help="Seed of the built-in dataset's generator.")
 @_library_errors
@@ -120,9 +125,13 @@ def prep(name: str, data_dir: str, mirror: str | None, features: str, seed: int)
     _ensure_data_dir(data_dir)
     data = load_dataset(name, data_dir, seed=seed, mirror=mirror, features=features)
     nodes = [g.num_nodes() for g in data.graphs]
+    target = (f"{data.num_classes} classes" if data.task.kind == "multiclass"
+              else f"{data.task.num_outputs} binary target(s)")
+    split = "" if data.split is None else ", official split " + " / ".join(
+        f"{len(data.split[k])}" for k in ("train", "valid", "test"))
     click.echo(
-        f"{name}: {len(data)} graphs, {data.num_classes} classes, {data.num_features} node features, "
-        f"{sum(nodes) / len(nodes):.2f} nodes on average (max {max(nodes)}), cached in {data_dir}"
+        f"{name}: {len(data)} graphs, {target}, {data.num_features} node features, "
+        f"{sum(nodes) / len(nodes):.2f} nodes on average (max {max(nodes)}){split}, cached in {data_dir}"
     )
 
 
@@ -162,17 +171,23 @@ def train(ctx: click.Context, out: str | None, resume: bool, fold: int | None, f
     _ensure_data_dir(config.data_dir)
     if out is None:
         out = os.path.join("runs", f"{config.dataset}-{config.model}-{time.strftime('%Y%m%d-%H%M%S')}")
-    if config.protocol == "holdout" and (fold is not None or folds_file is not None):
+    if config.protocol != "cv" and (fold is not None or folds_file is not None):
         raise click.UsageError("--fold and --folds-file need --protocol cv")
     tick = time.perf_counter()
     try:
-        if config.protocol == "cv":
-            cv = cross_validate(config, out, folds_file, fold, resume=resume, progress=progress)
-            for row in json.load(open(os.path.join(out, "summary.json")))["per_fold"]:
-                click.echo(f"fold {row['fold']}: test accuracy {row['test_acc']:.4f} "
-                           f"(selected epoch {row['best_epoch'] + 1}, validation {row['val_acc']:.4f})")
-            click.echo(f"{config.model} on {config.dataset}, {len(cv.folds)} fold(s): test accuracy "
-                       f"{100 * cv.mean:.2f} +- {100 * cv.std:.2f}, {time.perf_counter() - tick:.1f} s")
+        if config.protocol == "cv" or config.seeds > 1:
+            if config.protocol == "cv":
+                runs = cross_validate(config, out, folds_file, fold, resume=resume, progress=progress)
+                unit = "fold"
+            else:
+                runs = repeat_seeds(config, out, resume=resume, progress=progress)
+                unit = "seed"
+            label = METRIC_LABELS[runs.metric]
+            for row in json.load(open(os.path.join(out, "summary.json")))[f"per_{unit}"]:
+                click.echo(f"{unit} {row[unit]}: test {label} {row['test_score']:.4f} "
+                           f"(selected epoch {row['best_epoch'] + 1}, validation {row['val_score']:.4f})")
+            click.echo(f"{config.model} on {config.dataset}, {len(runs.runs)} {unit}(s): test {label} "
+                       f"{100 * runs.mean:.2f} +- {100 * runs.std:.2f}, {time.perf_counter() - tick:.1f} s")
             click.echo(f"run directory: {out}")
             return
         result = train_run(config, out, resume=resume, progress=progress)
@@ -180,23 +195,26 @@ def train(ctx: click.Context, out: str | None, resume: bool, fold: int | None, f
         raise click.ClickException(
             f"interrupted; continue with: dgl-diffpool train --out {out} --resume"
         ) from None
+    label = METRIC_LABELS[result.metric]
     click.echo(
         f"{config.model} on {config.dataset}: best epoch {result.best_epoch + 1} of {result.epochs_run}"
-        f"{' (early stop)' if result.stopped_early else ''}, validation accuracy {result.val_acc:.4f}, "
-        f"test accuracy {result.test_acc:.4f}, {time.perf_counter() - tick:.1f} s"
+        f"{' (early stop)' if result.stopped_early else ''}, validation {label} {result.val_score:.4f}, "
+        f"test {label} {result.test_score:.4f}, {time.perf_counter() - tick:.1f} s"
     )
     click.echo(f"run directory: {out}")
 
 
 @cli.command()
 @click.argument("checkpoint", type=click.Path(exists=True))
+@click.option("--dataset", default=None, help="The dataset the checkpoint was trained on (checked; default: its own).")
 @click.option("--split", default="test", help="test, valid, train, or fold:I (a cross-validation run's test fold I).")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Dataset cache (default: the one the run used).")
 @click.option("--device", default="cpu", help="cpu, cuda or cuda:N.")
 @_library_errors
-def evaluate(checkpoint: str, split: str, data_dir: str | None, device: str) -> None:
-    """Score CHECKPOINT (a .pt file or a run directory) on a split of the run that trained it."""
+def evaluate(checkpoint: str, dataset: str | None, split: str, data_dir: str | None, device: str) -> None:
+    """Score CHECKPOINT (a .pt file or a run directory) on a split of the run that trained it,
+    with the dataset's metric (accuracy, or OGB's ROC-AUC / average precision)."""
     if split.startswith("fold:"):
         fold = split.removeprefix("fold:")
         if not fold.isdigit():
@@ -207,21 +225,28 @@ def evaluate(checkpoint: str, split: str, data_dir: str | None, device: str) -> 
     elif split not in ("test", "valid", "train"):
         raise click.BadParameter(f"expected test, valid, train or fold:I, got {split!r}", param_hint="--split")
     path = os.path.join(checkpoint, BEST) if os.path.isdir(checkpoint) else checkpoint
+    if os.path.isdir(checkpoint) and not os.path.exists(path):
+        runs = sorted(d for d in os.listdir(checkpoint) if d.startswith(("fold-", "seed-")))
+        if runs:
+            raise click.ClickException(f"{checkpoint} holds several runs ({', '.join(runs)}): name one of them")
     payload = load_checkpoint(path)
     model, config = model_from_checkpoint(payload, path)
+    if dataset is not None and dataset != config.dataset:
+        raise click.ClickException(f"{path} was trained on {config.dataset}, not {dataset}")
     if data_dir is not None:
         config = dataclasses.replace(config, data_dir=data_dir)
     _ensure_data_dir(config.data_dir)
     data = load_config_dataset(config)
-    shape = dict(in_feats=data.num_features, num_classes=data.num_classes, max_num_nodes=data.max_num_nodes)
-    if shape != payload["model_shape"]:
+    if data.model_shape() != payload["model_shape"]:
         raise click.ClickException(
-            f"{path} was trained on {config.dataset} data of shape {payload['model_shape']}, this data is {shape}"
+            f"{path} was trained on {config.dataset} data of shape {payload['model_shape']}, "
+            f"this data is {data.model_shape()}"
         )
     indices = torch.as_tensor(payload["splits"][split], dtype=torch.long)
     dev = resolve_device(device)
     scores = evaluate_split(model.to(dev), data, indices, config.batch_size, dev)
+    metric = data.task.metric
     click.echo(
         f"{config.model} on {config.dataset} [{split}, {len(indices)} graphs]: "
-        f"accuracy {scores['acc']:.4f}, loss {scores['loss']:.4f}"
+        f"{METRIC_LABELS[metric]} {scores[metric]:.4f}, loss {scores['loss']:.4f}"
     )

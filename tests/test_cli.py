@@ -38,14 +38,14 @@ def test_prep_train_evaluate(runner, tmp_path, data_dir):
     result = _run(runner, "train", "--data-dir", data_dir, "--out", out, *FAST)
     assert result.exit_code == 0, result.output
     summary = json.load(open(os.path.join(out, "summary.json")))
-    assert f"test accuracy {summary['test_acc']:.4f}" in result.output
+    assert f"test accuracy {summary['test_score']:.4f}" in result.output
     assert f"run directory: {out}" in result.output
     assert sorted(os.listdir(out)) == ["best.pt", "config.json", "last.pt", "metrics.jsonl", "summary.json"]
     result = _run(runner, "evaluate", out, "--split", "test")
     assert result.exit_code == 0, result.output
-    assert f"accuracy {summary['test_acc']:.4f}" in result.output and "[test, 100 graphs]" in result.output
+    assert f"accuracy {summary['test_score']:.4f}" in result.output and "[test, 100 graphs]" in result.output
     result = _run(runner, "evaluate", os.path.join(out, "best.pt"), "--split", "valid")
-    assert f"accuracy {summary['val_acc']:.4f}" in result.output
+    assert f"accuracy {summary['val_score']:.4f}" in result.output
 
 
 def test_train_options_reach_the_model(runner, tmp_path, data_dir):
@@ -123,7 +123,7 @@ def test_cross_validation_from_the_cli(runner, tmp_path, data_dir):
     result = _run(runner, "train", "--data-dir", data_dir, "--out", out, "--protocol", "cv", "--folds", "2", *FAST)
     assert result.exit_code == 0, result.output
     summary = json.load(open(os.path.join(out, "summary.json")))
-    assert f"test accuracy {100 * summary['test_acc_mean']:.2f} +- {100 * summary['test_acc_std']:.2f}" in result.output
+    assert f"test accuracy {100 * summary['test_score_mean']:.2f} +- {100 * summary['test_score_std']:.2f}" in result.output
     assert result.output.count("fold ") == 2
     one = str(tmp_path / "one")
     result = _run(runner, "train", "--data-dir", data_dir, "--out", one, "--protocol", "cv", "--folds", "2",
@@ -141,6 +141,6 @@ def test_evaluate_a_cross_validation_fold(runner, tmp_path, data_dir):
     for row in summary["per_fold"]:
         result = _run(runner, "evaluate", out, "--split", f"fold:{row['fold']}")
         assert result.exit_code == 0, result.output
-        assert f"accuracy {row['test_acc']:.4f}" in result.output
+        assert f"accuracy {row['test_score']:.4f}" in result.output
     _one_line_error(_run(runner, "evaluate", out, "--split", "fold:7"), "not a cross-validation run with that fold")
     _one_line_error(_run(runner, "evaluate", out, "--split", "bogus"), "expected test, valid, train or fold:I")

@@ -34,7 +34,7 @@ def test_cross_validation_end_to_end_and_resume(tmp_path, data_dir, monkeypatch)
     run = str(tmp_path / "cv")
     result = cv.cross_validate(config, run)
     summary = json.load(open(os.path.join(run, "summary.json")))
-    assert len(result.folds) == 3 and summary["test_acc_mean"] == pytest.approx(result.mean)
+    assert len(result.runs) == 3 and summary["test_score_mean"] == pytest.approx(result.mean)
     assert [r["fold"] for r in summary["per_fold"]] == [0, 1, 2]
     folds = json.load(open(os.path.join(run, "folds.json")))["folds"]
     assert sorted(sum(folds, [])) == list(range(1000))
@@ -42,7 +42,7 @@ def test_cross_validation_end_to_end_and_resume(tmp_path, data_dir, monkeypatch)
     # Finished folds are not rerun; the saved folds are reused.
     monkeypatch.setattr(cv, "train", lambda *a, **k: pytest.fail("a finished fold was retrained"))
     again = cv.cross_validate(config, run, resume=True)
-    assert again.test_accs == result.test_accs
+    assert again.test_scores == result.test_scores
 
 
 def test_bad_folds_file(tmp_path, data_dir):

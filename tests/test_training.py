@@ -34,7 +34,7 @@ def test_resume_equals_uninterrupted(tmp_path, data_dir):
     resumed = train(config, cut, resume=True)
 
     assert _metrics(cut) == _metrics(str(tmp_path / "full"))
-    assert (resumed.best_epoch, resumed.val_acc, resumed.test_acc) == (full.best_epoch, full.val_acc, full.test_acc)
+    assert (resumed.best_epoch, resumed.val_score, resumed.test_score) == (full.best_epoch, full.val_score, full.test_score)
     a = load_checkpoint(str(tmp_path / "full" / "last.pt"))["model"]
     b = load_checkpoint(os.path.join(cut, "last.pt"))["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -45,7 +45,7 @@ def test_early_stopping_and_selection(tmp_path, data_dir):
     rows = _metrics(str(tmp_path / "run"))
     assert result.epochs_run == len(rows) < 30 and result.stopped_early
     best = max(rows, key=lambda r: (r["val_acc"], -r["val_loss"]))
-    assert result.best_epoch == best["epoch"] and result.val_acc == best["val_acc"]
+    assert result.best_epoch == best["epoch"] and result.val_score == best["val_acc"]
     assert result.epochs_run == result.best_epoch + 1 + 2
 
 
@@ -127,4 +127,4 @@ def test_models_learn_the_builtin_task(tmp_path, data_dir, model):
     result = train(_config(data_dir, model=model, epochs=8, hidden=16, dropout=0.0, batch_size=32), str(tmp_path / "r"))
     rows = _metrics(str(tmp_path / "r"))
     assert rows[-1]["train_loss"] < rows[0]["train_loss"]
-    assert result.val_acc >= 0.5 and result.test_acc >= 0.45
+    assert result.val_score >= 0.5 and result.test_score >= 0.45

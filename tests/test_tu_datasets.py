@@ -159,8 +159,8 @@ def test_mirror_errors(tmp_path):
         load_dataset("NCI1", str(tmp_path), mirror=str(tmp_path))
     with pytest.raises(DatasetError, match="mirror directory .*nowhere does not exist"):
         load_dataset("NCI1", str(tmp_path), mirror=str(tmp_path / "nowhere"))
-    with pytest.raises(DatasetError, match=r"unknown dataset 'ogbg-molhiv' \(OGB datasets are not supported yet\)"):
-        load_dataset("ogbg-molhiv", str(tmp_path))
+    with pytest.raises(DatasetError, match=r"unknown dataset 'ogbg-nothing'; available: synthetic, AIDS"):
+        load_dataset("ogbg-nothing", str(tmp_path))
 
 
 @needs_mirror

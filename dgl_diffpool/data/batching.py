@@ -10,9 +10,13 @@ from .dataset import GraphClassificationData
 
 
 class GraphBatch(NamedTuple):
+    """A block-diagonal batch: node features :math:`(N, F)`, edge features
+    :math:`(E, F_e)` when the dataset's model uses them (else ``None``), labels."""
+
     graph: dgl.DGLGraph
     feat: torch.Tensor
     labels: torch.Tensor
+    edge_feat: Optional[torch.Tensor] = None
 
 
 def iterate_batches(
@@ -34,4 +38,5 @@ def iterate_batches(
     for start in range(0, len(indices), batch_size):
         chunk = indices[start : start + batch_size].tolist()
         graph = dgl.batch([data.graphs[i] for i in chunk]).to(device)
-        yield GraphBatch(graph, graph.ndata["feat"].float(), data.labels[chunk].to(device))
+        edge_feat = graph.edata["feat"] if data.edge_encoder != "none" else None
+        yield GraphBatch(graph, graph.ndata["feat"], data.labels[chunk].to(device), edge_feat)

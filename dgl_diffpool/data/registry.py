@@ -6,6 +6,7 @@ from typing import Optional
 
 from ..errors import DatasetError
 from .dataset import GraphClassificationData
+from .ogb import OGB_DATASETS, load_ogb
 from .synthetic import HierarchicalCommunityDataset
 from .tu import load_tu
 
@@ -21,7 +22,7 @@ TU_DATASETS = (
     "REDDIT-MULTI-5K", "REDDIT-MULTI-12K", "github_stargazers", "deezer_ego_nets", "twitch_egos",
     "reddit_threads",
 )
-DATASETS = (DEFAULT_DATASET,) + TU_DATASETS
+DATASETS = (DEFAULT_DATASET,) + TU_DATASETS + OGB_DATASETS
 
 
 def load_dataset(
@@ -33,14 +34,14 @@ def load_dataset(
 ) -> GraphClassificationData:
     """Load (preparing it on first use) the dataset ``name`` with its cache in ``data_dir``.
 
-    ``seed`` seeds the built-in synthetic dataset's generator. TU datasets are read
-    from the offline ``mirror`` (default: the ``DGL_DIFFPOOL_MIRROR`` environment
-    variable), else downloaded from the official site; ``features`` chooses their
-    node features (see :func:`~dgl_diffpool.data.tu.node_features`).
+    ``seed`` seeds the built-in synthetic dataset's generator. TU and OGB datasets
+    are read from the offline ``mirror`` (default: the ``DGL_DIFFPOOL_MIRROR``
+    environment variable; layout ``tu/NAME.zip`` and ``ogb/ogbg_NAME/``), else
+    downloaded from their official sites; ``features`` chooses the node features
+    of TU datasets (see :func:`~dgl_diffpool.data.tu.node_features`).
     """
     if name not in DATASETS:
-        hint = " (OGB datasets are not supported yet)" if name.startswith("ogbg-") else ""
-        raise DatasetError(f"unknown dataset {name!r}{hint}; available: {', '.join(DATASETS)}")
+        raise DatasetError(f"unknown dataset {name!r}; available: {', '.join(DATASETS)}")
     if not os.path.isdir(data_dir):
         raise DatasetError(f"data directory {data_dir} does not exist")
     if name == DEFAULT_DATASET:
@@ -49,4 +50,8 @@ def load_dataset(
     mirror = mirror if mirror is not None else os.environ.get(MIRROR_ENV) or None
     if mirror is not None and not os.path.isdir(mirror):
         raise DatasetError(f"mirror directory {mirror} does not exist")
+    if name in OGB_DATASETS:
+        if features != "auto":
+            raise DatasetError(f"{name} has fixed node features: --features applies to TU datasets only")
+        return load_ogb(name, data_dir, mirror)
     return load_tu(name, data_dir, mirror, features)

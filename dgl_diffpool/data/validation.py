@@ -5,17 +5,15 @@ import dgl
 import torch
 
 from ..errors import DatasetError
+from .task import Task
 
 
-def check_graphs(name: str, graphs: list[dgl.DGLGraph], labels: torch.Tensor, feature_key: str = "feat") -> None:
-    """Raise :class:`DatasetError` on an empty dataset, an empty graph, missing or
-    non-finite node features, or labels that are not 0..C-1 integers, one per graph."""
+def check_graphs(name: str, graphs: list[dgl.DGLGraph], feature_key: str = "feat",
+                 integer_features: bool = False) -> None:
+    """Raise :class:`DatasetError` on an empty dataset, an empty graph, or missing,
+    ragged or non-finite node features (integer features where ``integer_features``)."""
     if len(graphs) == 0:
         raise DatasetError(f"dataset {name} has no graphs")
-    if labels.shape[0] != len(graphs):
-        raise DatasetError(f"dataset {name}: {len(graphs)} graphs but {labels.shape[0]} labels")
-    if labels.dtype not in (torch.int64, torch.int32) or labels.min() < 0:
-        raise DatasetError(f"dataset {name}: labels must be integers 0..C-1")
     width = None
     for i, g in enumerate(graphs):
         if g.num_nodes() == 0:
@@ -23,6 +21,8 @@ def check_graphs(name: str, graphs: list[dgl.DGLGraph], labels: torch.Tensor, fe
         if feature_key not in g.ndata:
             raise DatasetError(f"dataset {name}: graph {i} has no node features '{feature_key}'")
         feat = g.ndata[feature_key]
+        if feat.dim() != 2:
+            raise DatasetError(f"dataset {name}: graph {i} has node features of shape {tuple(feat.shape)}, not (n, F)")
         if width is None:
             width = feat.shape[1:]
         elif feat.shape[1:] != width:
@@ -30,5 +30,29 @@ def check_graphs(name: str, graphs: list[dgl.DGLGraph], labels: torch.Tensor, fe
                 f"dataset {name}: graph {i} has node features of shape {tuple(feat.shape[1:])}, "
                 f"others {tuple(width)}"
             )
+        if integer_features == feat.is_floating_point():
+            kind = "integer" if integer_features else "floating-point"
+            raise DatasetError(f"dataset {name}: graph {i} has {feat.dtype} node features, expected {kind}")
         if feat.is_floating_point() and not torch.isfinite(feat).all():
             raise DatasetError(f"dataset {name}: graph {i} has NaN or infinite node features")
+
+
+def check_labels(name: str, labels: torch.Tensor, num_graphs: int, task: Task) -> None:
+    """Raise :class:`DatasetError` unless ``labels`` fit ``task``: integers 0..C-1, one per
+    graph (multiclass), or a ``(B, T)`` float table of 0, 1 and NaN for missing (binary)."""
+    if labels.shape[0] != num_graphs:
+        raise DatasetError(f"dataset {name}: {num_graphs} graphs but {labels.shape[0]} labels")
+    if task.kind == "multiclass":
+        if labels.dtype not in (torch.int64, torch.int32) or labels.min() < 0:
+            raise DatasetError(f"dataset {name}: labels must be integers 0..C-1")
+        if int(labels.max()) >= task.num_outputs:
+            raise DatasetError(f"dataset {name}: label {int(labels.max())} but only {task.num_outputs} classes")
+        return
+    if labels.dim() != 2 or labels.shape[1] != task.num_outputs or not labels.is_floating_point():
+        raise DatasetError(
+            f"dataset {name}: binary labels must be a float table ({num_graphs}, {task.num_outputs}), "
+            f"got {labels.dtype} {tuple(labels.shape)}"
+        )
+    present = labels[~torch.isnan(labels)]
+    if not ((present == 0) | (present == 1)).all():
+        raise DatasetError(f"dataset {name}: binary labels must be 0, 1 or NaN (missing)")

@@ -46,7 +46,7 @@ class DiffPoolClassifier(nn.Module):
     mlp_hidden : int
         Hidden size of the classifier MLP.
     conv : str
-        ``"sage"``, ``"gcn"`` or ``"gin"``.
+        ``"sage"``, ``"gcn"``, ``"gin"`` or ``"gine"`` (edge features at level 0).
     batch_norm : bool
         BatchNorm after each GNN layer (over real nodes only).
     dropout : float
@@ -61,8 +61,9 @@ class DiffPoolClassifier(nn.Module):
 
     Notes
     -----
-    ``forward(graph, feat, edge_weight=None)`` takes a batch of :math:`B` graphs,
-    node features :math:`(N, F)` and optional edge weights :math:`(E,)`; it returns
+    ``forward(graph, feat, edge_weight=None, edge_feat=None)`` takes a batch of
+    :math:`B` graphs, node features :math:`(N, F)`, optional edge weights :math:`(E,)`
+    or edge features (``conv="gine"``, see :class:`~dgl_diffpool.nn.GNN`); it returns
     a :class:`~dgl_diffpool.models.ClassifierOutput` with logits :math:`(B, C)`.
     """
 
@@ -121,9 +122,13 @@ class DiffPoolClassifier(nn.Module):
         self.head.reset_parameters()
 
     def forward(
-        self, graph: dgl.DGLGraph, feat: Tensor, edge_weight: Optional[Tensor] = None
+        self,
+        graph: dgl.DGLGraph,
+        feat: Tensor,
+        edge_weight: Optional[Tensor] = None,
+        edge_feat: Optional[Tensor] = None,
     ) -> ClassifierOutput:
-        z, pooled = self.first_pool(graph, feat, edge_weight)
+        z, pooled = self.first_pool(graph, feat, edge_weight, edge_feat)
         readouts = [sparse_readout(graph, z, self.readout)]
         link, entropy = pooled.link_loss, pooled.entropy_loss
         for pool in self.dense_pools:

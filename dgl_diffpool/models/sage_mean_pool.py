@@ -43,8 +43,13 @@ class SAGEMeanPool(nn.Module):
         self.head.reset_parameters()
 
     def forward(
-        self, graph: dgl.DGLGraph, feat: Tensor, edge_weight: Optional[Tensor] = None
+        self,
+        graph: dgl.DGLGraph,
+        feat: Tensor,
+        edge_weight: Optional[Tensor] = None,
+        edge_feat: Optional[Tensor] = None,
     ) -> ClassifierOutput:
-        logits = self.head(sparse_readout(graph, self.gnn(graph, feat, edge_weight), self.readout))
+        z = self.gnn(graph, feat, edge_weight, edge_feat)
+        logits = self.head(sparse_readout(graph, z, self.readout))
         zero = logits.new_zeros(())
         return ClassifierOutput(logits, zero, zero, zero)

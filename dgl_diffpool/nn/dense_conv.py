@@ -93,4 +93,5 @@ class DenseGINConv(nn.Module):
         return _zero_padding(self.mlp(h), mask)
 
 
-DENSE_CONVS = {"sage": DenseSAGEConv, "gcn": DenseGCNConv, "gin": DenseGINConv}
+# After pooling there are no edge features: GINE levels continue as GIN on the weighted A'.
+DENSE_CONVS = {"sage": DenseSAGEConv, "gcn": DenseGCNConv, "gin": DenseGINConv, "gine": DenseGINConv}

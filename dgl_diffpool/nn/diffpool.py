@@ -71,7 +71,8 @@ class DiffPool(_PoolLayer):
     num_layers : int
         Layers of each GNN; the embedding size is :math:`L H` (concatenated layers).
     conv : str
-        ``"sage"`` (default), ``"gcn"`` or ``"gin"``.
+        ``"sage"`` (default), ``"gcn"``, ``"gin"`` or ``"gine"`` (level 0 only; the
+        dense levels use GIN).
     batch_norm, dropout
         As in :class:`~dgl_diffpool.nn.GNN`.
     ratio : float, optional
@@ -81,20 +82,25 @@ class DiffPool(_PoolLayer):
 
     Notes
     -----
-    ``forward(graph, feat, edge_weight=None)`` takes :math:`N` nodes in :math:`B`
-    graphs, features :math:`(N, F)` and optional edge weights :math:`(E,)`; it
+    ``forward(graph, feat, edge_weight=None, edge_feat=None)`` takes :math:`N`
+    nodes in :math:`B` graphs, features :math:`(N, F)`, optional edge weights
+    :math:`(E,)` (they also weight :math:`A` in the pooling) or, for ``conv="gine"``,
+    edge features :math:`(E, H)`; it
     returns the embedding :math:`Z` :math:`(N, L H)` and a
     :class:`~dgl_diffpool.nn.PoolOutput` with ``x`` :math:`(B, K_b, L H)`.
     """
 
     gnn_class = GNN
 
-
     def forward(
-        self, graph: dgl.DGLGraph, feat: Tensor, edge_weight: Optional[Tensor] = None
+        self,
+        graph: dgl.DGLGraph,
+        feat: Tensor,
+        edge_weight: Optional[Tensor] = None,
+        edge_feat: Optional[Tensor] = None,
     ) -> tuple[Tensor, PoolOutput]:
-        z = self.embed(graph, feat, edge_weight)
-        logits = self.assign_out(self.assign(graph, feat, edge_weight))
+        z = self.embed(graph, feat, edge_weight, edge_feat)
+        logits = self.assign_out(self.assign(graph, feat, edge_weight, edge_feat))
         mask = _cluster_mask(graph.batch_num_nodes(), self.ratio, self.num_clusters)
         if mask is not None:
             # Clusters beyond every graph's count would get probability 0: drop them.
@@ -118,7 +124,6 @@ class DenseDiffPool(_PoolLayer):
     """
 
     gnn_class = DenseGNN
-
 
     def forward(self, x: Tensor, adj: Tensor, mask: Tensor) -> tuple[Tensor, PoolOutput]:
         z = self.embed(x, adj, mask)

@@ -6,10 +6,10 @@ from typing import Callable, Optional
 import dgl
 import torch
 import torch.nn.functional as F
-from dgl.nn import GINConv, GraphConv, SAGEConv
+from dgl.nn import GINConv, GINEConv, GraphConv, SAGEConv
 from torch import Tensor, nn
 
-CONV_TYPES = ("sage", "gcn", "gin")
+CONV_TYPES = ("sage", "gcn", "gin", "gine")
 
 
 def check_stack(conv: str, num_layers: int) -> None:
@@ -27,11 +27,13 @@ def _make_conv(conv: str, in_feats: int, out_feats: int) -> nn.Module:
     if conv == "gcn":
         return GraphConv(in_feats, out_feats, norm="both", allow_zero_in_degree=True)
     mlp = nn.Sequential(nn.Linear(in_feats, out_feats), nn.ReLU(), nn.Linear(out_feats, out_feats))
+    if conv == "gine":
+        return GINEConv(mlp, learn_eps=True)
     return GINConv(mlp, "sum", learn_eps=True)
 
 
 def _reset_conv(conv: nn.Module) -> None:
-    if isinstance(conv, GINConv):  # DGL's GINConv has no reset_parameters
+    if isinstance(conv, (GINConv, GINEConv)):  # DGL's GIN convolutions have no reset_parameters
         for layer in conv.apply_func:
             if isinstance(layer, nn.Linear):
                 layer.reset_parameters()
@@ -49,7 +51,9 @@ class GNN(nn.Module):
         \qquad z = [h^{(1)} \Vert \dots \Vert h^{(L)}]
 
     ``conv`` is GraphSAGE-mean (``"sage"``, self term included), GCN on the graph
-    with self-loops added (``"gcn"``) or GIN with a learnt :math:`\epsilon` (``"gin"``).
+    with self-loops added (``"gcn"``), GIN with a learnt :math:`\epsilon` (``"gin"``),
+    or GINE (``"gine"``: GIN whose messages are :math:`\mathrm{ReLU}(h_u + e_{uv})`, with
+    edge features :math:`e_{uv}` of the layer's input size, as OGB's GIN uses bond features).
 
     Parameters
     ----------
@@ -60,7 +64,7 @@ class GNN(nn.Module):
     num_layers : int
         Number of layers :math:`L \ge 1`.
     conv : str
-        ``"sage"``, ``"gcn"`` or ``"gin"``.
+        ``"sage"``, ``"gcn"``, ``"gin"`` or ``"gine"``.
     batch_norm : bool
         BatchNorm over the nodes of the batch after each layer.
     dropout : float
@@ -71,7 +75,9 @@ class GNN(nn.Module):
     Notes
     -----
     Input: a (batched) graph with :math:`N` nodes, features :math:`(N, F)`, optional
-    edge weights :math:`(E,)`. Output: :math:`(N, L H)`, see :attr:`out_feats`.
+    edge weights :math:`(E,)` (``sage``, ``gcn``, ``gin``) or edge features
+    :math:`(E, F)` (``gine``, required, and :math:`F = H`). Output: :math:`(N, L H)`,
+    see :attr:`out_feats`.
     """
 
     def __init__(
@@ -86,6 +92,9 @@ class GNN(nn.Module):
     ) -> None:
         super().__init__()
         check_stack(conv, num_layers)
+        if conv == "gine" and in_feats != hidden_feats:
+            raise ValueError(f"gine layers share edge features of size hidden_feats={hidden_feats}: "
+                             f"in_feats must equal it, got {in_feats}")
         self.conv_type = conv
         self.convs = nn.ModuleList(
             _make_conv(conv, in_feats if i == 0 else hidden_feats, hidden_feats) for i in range(num_layers)
@@ -104,18 +113,30 @@ class GNN(nn.Module):
             if isinstance(norm, nn.BatchNorm1d):
                 norm.reset_parameters()
 
-    def forward(self, graph: dgl.DGLGraph, feat: Tensor, edge_weight: Optional[Tensor] = None) -> Tensor:
+    def forward(
+        self,
+        graph: dgl.DGLGraph,
+        feat: Tensor,
+        edge_weight: Optional[Tensor] = None,
+        edge_feat: Optional[Tensor] = None,
+    ) -> Tensor:
         if feat.dim() != 2 or feat.shape[0] != graph.num_nodes():
             raise ValueError(
                 f"node features must have shape ({graph.num_nodes()}, F), got {tuple(feat.shape)}"
             )
-        if self.conv_type == "gcn":
-            graph = dgl.add_self_loop(graph)
-            if edge_weight is not None:
-                ones = edge_weight.new_ones(graph.num_edges() - edge_weight.shape[0])
-                edge_weight = torch.cat([edge_weight.reshape(-1), ones])
+        if self.conv_type == "gine":
+            if edge_feat is None or edge_weight is not None:
+                raise ValueError("gine layers take edge features (edge_feat) and no edge weights")
+            edge_args = dict(edge_feat=edge_feat)
+        else:
+            if self.conv_type == "gcn":
+                graph = dgl.add_self_loop(graph)
+                if edge_weight is not None:
+                    ones = edge_weight.new_ones(graph.num_edges() - edge_weight.shape[0])
+                    edge_weight = torch.cat([edge_weight.reshape(-1), ones])
+            edge_args = dict(edge_weight=edge_weight)
         h, outs = feat, []
         for conv, norm in zip(self.convs, self.norms):
-            h = self.dropout(norm(self.activation(conv(graph, h, edge_weight=edge_weight))))
+            h = self.dropout(norm(self.activation(conv(graph, h, **edge_args))))
             outs.append(h)
         return torch.cat(outs, dim=-1)

@@ -48,8 +48,7 @@ def model_from_checkpoint(payload: dict[str, Any], path: str = "checkpoint") -> 
     """Rebuild the model stored in a checkpoint and load its weights."""
     config = RunConfig.from_dict(payload["config"])
     shape = payload["model_shape"]
-    model = build_model(config.model, shape["in_feats"], shape["num_classes"], shape["max_num_nodes"],
-                        **config.model_kwargs())
+    model = build_model(config.model, **shape, **config.model_kwargs())
     try:
         model.load_state_dict(payload["model"])
     except RuntimeError as exc:

@@ -10,7 +10,7 @@ from ..models import MODELS
 from ..nn import CONV_TYPES, READOUTS
 
 # Options a resumed run may change: where it runs, where data live, how long it may go on.
-PROTOCOLS = ("holdout", "cv")
+PROTOCOLS = ("auto", "holdout", "cv", "official")
 RESUMABLE_FIELDS = ("device", "data_dir", "mirror", "epochs")
 
 
@@ -20,7 +20,10 @@ class RunConfig:
 
     ``protocol="holdout"`` trains on one stratified train / valid / test split
     (``val_fraction``, ``test_fraction``); ``"cv"`` runs ``folds``-fold stratified
-    cross-validation with a ``val_fraction`` validation split inside each training fold.
+    cross-validation with a ``val_fraction`` validation split inside each training fold;
+    ``"official"`` uses the dataset's own split (OGB); ``"auto"`` is ``official`` where
+    the dataset has one and ``holdout`` elsewhere. ``seeds`` repeats a hold-out or
+    official-split run with seeds ``seed, seed + 1, ...``.
     """
 
     dataset: str = "synthetic"
@@ -46,11 +49,12 @@ class RunConfig:
     epochs: int = 60
     patience: int = 20
     clip: float = 2.0
-    protocol: str = "holdout"
+    protocol: str = "auto"
     folds: int = 10
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     seed: int = 0
+    seeds: int = 1
     device: str = "cpu"
 
     def __post_init__(self) -> None:
@@ -74,6 +78,8 @@ class RunConfig:
             (self.patience >= 1, f"patience must be >= 1, got {self.patience}"),
             (self.protocol in PROTOCOLS, f"protocol must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}"),
             (self.folds >= 2, f"cross-validation needs at least 2 folds, got {self.folds}"),
+            (self.seeds >= 1, f"seeds must be >= 1, got {self.seeds}"),
+            (self.seeds == 1 or self.protocol != "cv", "--seeds repeats hold-out or official-split runs, not cv"),
             (self.clip > 0, f"gradient clipping norm must be > 0, got {self.clip}"),
             (
                 self.val_fraction > 0 and self.test_fraction > 0 and self.val_fraction + self.test_fraction < 1,

@@ -6,7 +6,7 @@ import json
 import os
 import statistics
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 
@@ -19,21 +19,47 @@ FOLDS_FILE = "folds.json"
 
 
 @dataclass
-class CVResult:
+class RepeatedResult:
+    """Runs of one configuration on several folds or seeds, in ``run_dir``."""
+
     run_dir: str
-    folds: list[RunResult]
+    runs: list[RunResult]
 
     @property
-    def test_accs(self) -> list[float]:
-        return [r.test_acc for r in self.folds]
+    def metric(self) -> str:
+        return self.runs[0].metric
+
+    @property
+    def test_scores(self) -> list[float]:
+        return [r.test_score for r in self.runs]
 
     @property
     def mean(self) -> float:
-        return statistics.fmean(self.test_accs)
+        return statistics.fmean(self.test_scores)
 
     @property
     def std(self) -> float:
-        return statistics.pstdev(self.test_accs)
+        """Population standard deviation over runs (0 for a single run)."""
+        return statistics.pstdev(self.test_scores)
+
+    def write_summary(self, config: RunConfig, unit: str, ids: list[int], **extra: Any) -> None:
+        """``summary.json``: each run's test and validation score and selected epoch, their mean and std."""
+        _write_json(os.path.join(self.run_dir, "summary.json"), {
+            "dataset": config.dataset, "model": config.model, "metric": self.metric, **extra,
+            "test_score_mean": self.mean, "test_score_std": self.std,
+            f"per_{unit}": [{unit: i, "test_score": r.test_score, "val_score": r.val_score,
+                             "best_epoch": r.best_epoch} for i, r in zip(ids, self.runs)],
+        })
+
+
+def finished_run(run_dir: str) -> Optional[RunResult]:
+    """The result of the run in ``run_dir`` if it has finished (its ``summary.json`` exists)."""
+    path = os.path.join(run_dir, "summary.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as fh:
+        row = json.load(fh)
+    return RunResult(**{k: row[k] for k in RunResult.__dataclass_fields__})
 
 
 def load_folds(path: str, num_graphs: int) -> list[torch.Tensor]:
@@ -56,15 +82,18 @@ def cross_validate(
     only_fold: Optional[int] = None,
     resume: bool = False,
     progress: bool = False,
-) -> CVResult:
+) -> RepeatedResult:
     """Run ``config.folds``-fold stratified CV into ``run_dir/fold-I``.
 
     Folds are written to ``run_dir/folds.json`` (or read from ``folds_file``);
     a finished fold is not rerun on ``resume``. ``summary.json`` holds per-fold
-    test accuracies, selected epochs, and their mean and standard deviation.
+    test scores, selected epochs, and their mean and standard deviation.
     """
     data = load_config_dataset(config)
+    if data.task.kind != "multiclass":
+        raise ConfigError(f"{data.name} has several binary targets per graph: use its official split, not cv")
     os.makedirs(run_dir, exist_ok=True)
+    _write_json(os.path.join(run_dir, "config.json"), config.to_dict())  # what --resume reads
     saved = os.path.join(run_dir, FOLDS_FILE)
     if folds_file is None and os.path.exists(saved):
         folds_file = saved
@@ -79,25 +108,16 @@ def cross_validate(
     if only_fold is not None and not 0 <= only_fold < len(folds):
         raise ConfigError(f"fold must be in 0..{len(folds) - 1}, got {only_fold}")
 
+    ids = list(range(len(folds))) if only_fold is None else [only_fold]
     results = []
-    for i in range(len(folds)) if only_fold is None else [only_fold]:
+    for i in ids:
         fold_dir = os.path.join(run_dir, f"fold-{i}")
-        summary = os.path.join(fold_dir, "summary.json")
-        if resume and os.path.exists(summary):
-            with open(summary) as fh:
-                row = json.load(fh)
-            results.append(RunResult(**{k: row[k] for k in RunResult.__dataclass_fields__}))
-            continue
-        splits = fold_split(data.labels, folds[i], config.val_fraction, config.seed + i)
-        results.append(
-            train(config, fold_dir, resume=resume and os.path.exists(os.path.join(fold_dir, LAST)),
-                  progress=progress, data=data, splits=splits)
-        )
-    result = CVResult(run_dir, results)
-    _write_json(os.path.join(run_dir, "summary.json"), {
-        "dataset": config.dataset, "model": config.model, "folds": len(folds),
-        "test_acc_mean": result.mean, "test_acc_std": result.std,
-        "per_fold": [{"fold": i if only_fold is None else only_fold, "test_acc": r.test_acc,
-                      "val_acc": r.val_acc, "best_epoch": r.best_epoch} for i, r in enumerate(results)],
-    })
+        done = finished_run(fold_dir) if resume else None
+        if done is None:
+            splits = fold_split(data.labels, folds[i], config.val_fraction, config.seed + i)
+            done = train(config, fold_dir, resume=resume and os.path.exists(os.path.join(fold_dir, LAST)),
+                         progress=progress, data=data, splits=splits)
+        results.append(done)
+    result = RepeatedResult(run_dir, results)
+    result.write_summary(config, "fold", ids, folds=len(folds))
     return result

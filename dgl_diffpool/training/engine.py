@@ -11,26 +11,30 @@ from typing import Any, Callable, Optional
 import dgl
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
 from ..data import GraphClassificationData, iterate_batches, load_dataset, stratified_split
-from ..errors import CheckpointError
+from ..errors import CheckpointError, ConfigError
 from ..models import build_model
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from .config import RunConfig
 from .device import resolve_device
+from .metrics import score, task_loss
 
 LAST, BEST = "last.pt", "best.pt"
 
 
 @dataclass
 class RunResult:
+    """The outcome of one run: ``metric`` (``acc``, ``rocauc`` or ``ap``) of the model
+    selected on validation, on the validation and test graphs."""
+
     run_dir: str
     best_epoch: int
-    val_acc: float
-    test_acc: float
+    metric: str
+    val_score: float
+    test_score: float
     epochs_run: int
     stopped_early: bool
 
@@ -54,17 +58,19 @@ def run_epoch(
 ) -> dict[str, float]:
     """One pass over ``indices``: trains if an ``optimizer`` is given, else evaluates.
 
-    Returns graph-weighted means of the loss (cross-entropy plus the model's
-    enabled auxiliary losses), its parts, and the accuracy over the graphs seen.
+    Returns graph-weighted means of the loss (the task's cross-entropy plus the
+    model's enabled auxiliary losses) and its parts, and the task's metric (key
+    ``acc``, ``rocauc`` or ``ap``) over all graphs seen.
     """
     training = optimizer is not None
     model.train(training)
-    totals = dict(loss=0.0, ce=0.0, link=0.0, entropy=0.0, correct=0.0)
+    totals = dict(loss=0.0, ce=0.0, link=0.0, entropy=0.0)
     seen = 0
+    all_logits, all_labels = [], []
     with torch.set_grad_enabled(training):
         for batch in iterate_batches(data, indices, batch_size, generator, device):
-            out = model(batch.graph, batch.feat)
-            ce = F.cross_entropy(out.logits, batch.labels)
+            out = model(batch.graph, batch.feat, edge_feat=batch.edge_feat)
+            ce = task_loss(data.task, out.logits, batch.labels)
             loss = ce + out.aux_loss
             if training:
                 optimizer.zero_grad()
@@ -77,16 +83,18 @@ def run_epoch(
             totals["ce"] += ce.item() * n
             totals["link"] += out.link_loss.item() * n
             totals["entropy"] += out.entropy_loss.item() * n
-            totals["correct"] += (out.logits.argmax(-1) == batch.labels).sum().item()
-    result = {k: v / max(seen, 1) for k, v in totals.items() if k != "correct"}
-    result["acc"] = totals["correct"] / max(seen, 1)
+            all_logits.append(out.logits.detach().cpu())
+            all_labels.append(batch.labels.cpu())
+    result = {k: v / max(seen, 1) for k, v in totals.items()}
+    if seen:
+        result[data.task.metric] = score(data.task, torch.cat(all_logits), torch.cat(all_labels))
     return result
 
 
 def evaluate(
     model: nn.Module, data: GraphClassificationData, indices: torch.Tensor, batch_size: int, device: torch.device
 ) -> dict[str, float]:
-    """Loss and accuracy of ``model`` on the graphs at ``indices`` (eval mode, no gradients)."""
+    """Loss and metric of ``model`` on the graphs at ``indices`` (eval mode, no gradients)."""
     return run_epoch(model, data, indices, batch_size, device)
 
 
@@ -110,9 +118,27 @@ def load_config_dataset(config: RunConfig) -> GraphClassificationData:
                         features=config.features)
 
 
-def prepare_run(config: RunConfig) -> tuple[GraphClassificationData, dict[str, torch.Tensor]]:
-    """The dataset and its train / valid / test split for ``config``."""
-    data = load_config_dataset(config)
+def resolve_protocol(config: RunConfig, data: GraphClassificationData) -> str:
+    """``auto`` is the dataset's official split where it has one (OGB), else ``holdout``."""
+    protocol = config.protocol
+    if protocol == "auto":
+        protocol = "official" if data.split is not None else "holdout"
+    if protocol == "official" and data.split is None:
+        raise ConfigError(f"{data.name} has no official split; use --protocol holdout or cv")
+    if protocol != "official" and data.task.kind != "multiclass":
+        raise ConfigError(f"{data.name} has several binary targets per graph: only its official split "
+                          "(--protocol official) is supported")
+    return protocol
+
+
+def prepare_run(
+    config: RunConfig, data: Optional[GraphClassificationData] = None
+) -> tuple[GraphClassificationData, dict[str, torch.Tensor]]:
+    """The dataset (loaded unless given) and its train / valid / test split for ``config``
+    (official, or stratified hold-out drawn with ``config.seed``)."""
+    data = data if data is not None else load_config_dataset(config)
+    if resolve_protocol(config, data) == "official":
+        return data, data.split
     splits = stratified_split(data.labels, config.val_fraction, config.test_fraction, config.seed)
     return data, splits
 
@@ -157,11 +183,15 @@ def train(
         data, splits = prepare_run(config)
     # Stored in checkpoints so `evaluate` scores exactly the graphs of this run's split.
     split_lists = {k: v.tolist() for k, v in splits.items()}
-    shape = dict(in_feats=data.num_features, num_classes=data.num_classes, max_num_nodes=data.max_num_nodes)
-    model = build_model(config.model, **shape, **config.model_kwargs()).to(device)
+    shape = data.model_shape()
+    try:
+        model = build_model(config.model, **shape, **config.model_kwargs()).to(device)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    metric = data.task.metric
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     history: list[dict[str, Any]] = []
-    best = dict(epoch=-1, val_acc=-1.0, val_loss=float("inf"))
+    best = dict(epoch=-1, val_score=-float("inf"), val_loss=float("inf"))
     bad_epochs, start = 0, 0
     if state is not None:
         if state["model_shape"] != shape:
@@ -186,9 +216,9 @@ def train(
         row = {"epoch": epoch, **{f"train_{k}": v for k, v in tr.items()},
                **{f"val_{k}": v for k, v in va.items()}, "seconds": time.perf_counter() - tick}
         history.append(row)
-        improved = va["acc"] > best["val_acc"] or (va["acc"] == best["val_acc"] and va["loss"] < best["val_loss"])
+        improved = va[metric] > best["val_score"] or (va[metric] == best["val_score"] and va["loss"] < best["val_loss"])
         if improved:
-            best = dict(epoch=epoch, val_acc=va["acc"], val_loss=va["loss"])
+            best = dict(epoch=epoch, val_score=va[metric], val_loss=va["loss"])
             bad_epochs = 0
             save_checkpoint(best_path, dict(config=config.to_dict(), model_shape=shape, epoch=epoch,
                                             model=model.state_dict(), splits=split_lists))
@@ -200,14 +230,15 @@ def train(
                                         rng=torch.get_rng_state(), history=history, best=best,
                                         bad_epochs=bad_epochs, splits=split_lists))
         _write_json(os.path.join(run_dir, "metrics.jsonl"), history, lines=True)
-        bar.set_postfix(loss=f"{tr['loss']:.3f}", val_acc=f"{va['acc']:.3f}", best=f"{best['val_acc']:.3f}")
+        bar.set_postfix(loss=f"{tr['loss']:.3f}", **{f"val_{metric}": f"{va[metric]:.3f}"},
+                        best=f"{best['val_score']:.3f}")
         if on_epoch_end is not None:
             on_epoch_end(row)
     bar.close()
 
     best_model, _ = model_from_checkpoint(load_checkpoint(best_path), best_path)
     test = evaluate(best_model.to(device), data, splits["test"], config.batch_size, device)
-    result = RunResult(run_dir=run_dir, best_epoch=best["epoch"], val_acc=best["val_acc"], test_acc=test["acc"],
-                       epochs_run=len(history), stopped_early=stopped)
+    result = RunResult(run_dir=run_dir, best_epoch=best["epoch"], metric=metric, val_score=best["val_score"],
+                       test_score=test[metric], epochs_run=len(history), stopped_early=stopped)
     _write_json(os.path.join(run_dir, "summary.json"), {**result.__dict__, "test_loss": test["loss"]})
     return result
