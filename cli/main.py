@@ -88,11 +88,8 @@ def _library_errors(fn: Callable) -> Callable:
 
 
 def _saved_config(run_dir: str) -> dict[str, Any]:
-    """The configuration of the run in ``run_dir`` (hold-out or cross-validation)."""
+    """The configuration of the run in ``run_dir`` (one run, or its folds / seeds)."""
     path = os.path.join(run_dir, "config.json")
-    if not os.path.exists(path):
-        folds = sorted(d for d in os.listdir(run_dir) if d.startswith("fold-")) if os.path.isdir(run_dir) else []
-        path = os.path.join(run_dir, folds[0], "config.json") if folds else path
     if not os.path.exists(path):
         raise click.ClickException(f"no run to resume in {run_dir}")
     with open(path) as fh:

@@ -51,7 +51,9 @@ class GraphClassificationData:
             self.task = multiclass(self.num_classes)
         self.num_classes = self.task.num_outputs
         check_labels(self.name, self.labels, len(self.graphs), self.task)
-        if self.edge_encoder != "none" and any("feat" not in g.edata for g in self.graphs[:1]):
+        if self.node_encoder not in NODE_ENCODERS or self.edge_encoder not in EDGE_ENCODERS:
+            raise DatasetError(f"dataset {self.name}: unknown encoders {self.node_encoder!r} / {self.edge_encoder!r}")
+        if self.edge_encoder != "none" and "feat" not in self.graphs[0].edata:
             raise DatasetError(f"dataset {self.name}: edge encoder {self.edge_encoder} but no edge features 'feat'")
 
     def __len__(self) -> int:

@@ -15,6 +15,7 @@ import os
 import shutil
 import tempfile
 import urllib.request
+import warnings
 import zipfile
 from typing import Optional
 
@@ -93,7 +94,8 @@ def _ogb_dataset(name: str, root: str):
     from ogb.graphproppred import DglGraphPropPredDataset
 
     try:
-        with contextlib.redirect_stdout(io.StringIO()), _no_stdin():
+        with contextlib.redirect_stdout(io.StringIO()), _no_stdin(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # ogb's own non-writable-array notice
             return DglGraphPropPredDataset(name, root=root)
     except EOFError:
         raise DatasetError(

@@ -38,8 +38,6 @@ def build_model(
     conv = options.get("conv", "sage")
     if conv == "gine" and edge_encoder == "none":
         raise ValueError("conv 'gine' needs edge features: use it on a dataset with bond features (OGB molecules)")
-    if node_encoder not in ("none", "atom") or edge_encoder not in ("none", "bond"):
-        raise ValueError(f"unknown input encoders {node_encoder!r} / {edge_encoder!r}")
     if node_encoder == "atom":
         in_feats = options.get("hidden_feats", 64)
     elif conv == "gine":

@@ -91,7 +91,7 @@ def cross_validate(
     """
     data = load_config_dataset(config)
     if data.task.kind != "multiclass":
-        raise ConfigError(f"{data.name} has several binary targets per graph: use its official split, not cv")
+        raise ConfigError(f"{data.name} has binary targets that may be missing: use its official split, not cv")
     os.makedirs(run_dir, exist_ok=True)
     _write_json(os.path.join(run_dir, "config.json"), config.to_dict())  # what --resume reads
     saved = os.path.join(run_dir, FOLDS_FILE)

@@ -126,7 +126,7 @@ def resolve_protocol(config: RunConfig, data: GraphClassificationData) -> str:
     if protocol == "official" and data.split is None:
         raise ConfigError(f"{data.name} has no official split; use --protocol holdout or cv")
     if protocol != "official" and data.task.kind != "multiclass":
-        raise ConfigError(f"{data.name} has several binary targets per graph: only its official split "
+        raise ConfigError(f"{data.name} has binary targets that may be missing: only its official split "
                           "(--protocol official) is supported")
     return protocol
 
