@@ -38,5 +38,7 @@ def iterate_batches(
     for start in range(0, len(indices), batch_size):
         chunk = indices[start : start + batch_size].tolist()
         graph = dgl.batch([data.graphs[i] for i in chunk]).to(device)
+        feat = graph.ndata["feat"]
+        feat = feat.float() if feat.is_floating_point() else feat  # integer columns go to embeddings
         edge_feat = graph.edata["feat"] if data.edge_encoder != "none" else None
-        yield GraphBatch(graph, graph.ndata["feat"], data.labels[chunk].to(device), edge_feat)
+        yield GraphBatch(graph, feat, data.labels[chunk].to(device), edge_feat)

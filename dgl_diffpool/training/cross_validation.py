@@ -13,7 +13,7 @@ import torch
 from ..data.splits import fold_split, stratified_kfold
 from ..errors import ConfigError, DatasetError
 from .config import RunConfig
-from .engine import LAST, RunResult, _write_json, load_config_dataset, train
+from .engine import LAST, RunResult, _write_json, load_config_dataset, resolve_protocol, train
 
 FOLDS_FILE = "folds.json"
 
@@ -90,8 +90,7 @@ def cross_validate(
     test scores, selected epochs, and their mean and standard deviation.
     """
     data = load_config_dataset(config)
-    if data.task.kind != "multiclass":
-        raise ConfigError(f"{data.name} has binary targets that may be missing: use its official split, not cv")
+    resolve_protocol(config, data)  # stops on datasets with binary targets
     os.makedirs(run_dir, exist_ok=True)
     _write_json(os.path.join(run_dir, "config.json"), config.to_dict())  # what --resume reads
     saved = os.path.join(run_dir, FOLDS_FILE)
