@@ -53,6 +53,10 @@ TRAIN_OPTIONS: list[tuple[str, str, Any, str]] = [
     ("--lr", "lr", click.FloatRange(0, min_open=True), "Adam learning rate."),
     ("--weight-decay", "weight_decay", click.FloatRange(0), "Adam weight decay."),
     ("--batch-size", "batch_size", click.IntRange(min=1), "Graphs per batch."),
+    ("--bucket/--no-bucket", "bucket", bool,
+     "Batch graphs of similar size together (batch order still shuffled each epoch)."),
+    ("--max-padded-nodes", "max_padded_nodes", click.IntRange(min=0),
+     "With --bucket, cap graphs x largest graph per batch (0: no cap)."),
     ("--epochs", "epochs", click.IntRange(min=1), "Maximum number of epochs."),
     ("--patience", "patience", click.IntRange(min=1), "Early stopping: epochs without validation gain."),
     ("--clip", "clip", click.FloatRange(0, min_open=True), "Gradient norm clipping threshold."),
@@ -241,7 +245,7 @@ def evaluate(checkpoint: str, dataset: str | None, split: str, data_dir: str | N
         )
     indices = torch.as_tensor(payload["splits"][split], dtype=torch.long)
     dev = resolve_device(device)
-    scores = evaluate_split(model.to(dev), data, indices, config.batch_size, dev)
+    scores = evaluate_split(model.to(dev), data, indices, config.batch_size, dev, **config.batching())
     metric = data.task.metric
     click.echo(
         f"{config.model} on {config.dataset} [{split}, {len(indices)} graphs]: "

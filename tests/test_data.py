@@ -85,3 +85,48 @@ def test_batches_cover_indices_in_generator_order(tmp_path):
     batch = next(iterate_batches(data, idx, 5))
     assert batch.graph.batch_size == 5 and batch.feat.shape[0] == batch.graph.num_nodes()
     assert torch.equal(batch.labels, data.labels[:5])
+
+
+def test_bucketed_batches_group_similar_sizes_and_respect_the_cap():
+    from dgl_diffpool.data.batching import batch_indices
+
+    gen = torch.Generator().manual_seed(0)
+    sizes = torch.randint(1, 200, (103,), generator=gen)
+    idx = torch.randperm(103, generator=gen)[:90]
+    batches = batch_indices(sizes, idx, 8, torch.Generator().manual_seed(3), bucket=True, max_padded_nodes=600)
+    assert sorted(torch.cat(batches).tolist()) == sorted(idx.tolist())
+    for b in batches:
+        assert len(b) <= 8
+        assert len(b) == 1 or len(b) * int(sizes[b].max()) <= 600
+    # Graphs of similar size share a batch: size ranges of different batches never interleave.
+    ranges = sorted((int(sizes[b].min()), int(sizes[b].max())) for b in batches)
+    assert all(hi <= lo_next for (_, hi), (lo_next, _) in zip(ranges, ranges[1:]))
+    # A batch is cut only when the cap or the batch size forces it.
+    ordered = sorted(batches, key=lambda b: (int(sizes[b].min()), int(sizes[b].max())))
+    for b, nxt in zip(ordered, ordered[1:]):
+        assert len(b) == 8 or (len(b) + 1) * int(sizes[nxt].min()) > 600 or int(sizes[nxt].min()) == int(sizes[b].max())
+    again = batch_indices(sizes, idx, 8, torch.Generator().manual_seed(3), bucket=True, max_padded_nodes=600)
+    assert all(torch.equal(a, b) for a, b in zip(batches, again))
+    other = batch_indices(sizes, idx, 8, torch.Generator().manual_seed(4), bucket=True, max_padded_nodes=600)
+    assert [b.tolist() for b in other] != [b.tolist() for b in batches]
+    huge = batch_indices(torch.tensor([5, 900, 5]), torch.arange(3), 8, bucket=True, max_padded_nodes=100)
+    assert [b.tolist() for b in huge] == [[0, 2], [1]]  # a graph above the cap goes alone
+    with pytest.raises(ValueError, match="max_padded_nodes must be >= 0"):
+        batch_indices(sizes, idx, 8, bucket=True, max_padded_nodes=-1)
+
+
+def test_bucketing_changes_speed_not_scores(tmp_path):
+    from dgl_diffpool.models import build_model
+    from dgl_diffpool.training import evaluate
+
+    ds = HierarchicalCommunityDataset(num_graphs=40, seed=0, save_dir=str(tmp_path))
+    data = GraphClassificationData("s", ds.graphs, ds.labels)
+    torch.manual_seed(0)
+    model = build_model("diffpool", **data.model_shape(), hidden_feats=8, mlp_hidden=8, adaptive_clusters=True)
+    model.eval()
+    plain = evaluate(model, data, torch.arange(40), 7, "cpu")
+    bucketed = evaluate(model, data, torch.arange(40), 7, "cpu", bucket=True, max_padded_nodes=150)
+    assert plain.keys() == bucketed.keys()
+    # Per-graph quantities do not depend on the batching; the entropy is a mean over a batch's nodes.
+    for key in ("acc", "ce", "link"):
+        assert plain[key] == pytest.approx(bucketed[key], rel=1e-5, abs=1e-6), key

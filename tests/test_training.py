@@ -106,6 +106,8 @@ def test_bad_checkpoints(tmp_path, data_dir):
         (dict(pool_levels=0), "pool levels must be >= 1"),
         (dict(model="gat"), "model must be one of"),
         (dict(val_fraction=0.6, test_fraction=0.5), "sum to < 1"),
+        (dict(max_padded_nodes=500), "needs --bucket"),
+        (dict(protocol="cv", seeds=3), "--seeds repeats hold-out or official-split runs, not cv"),
     ],
 )
 def test_config_rejects_nonsense(kw, message):

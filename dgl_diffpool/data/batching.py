@@ -19,24 +19,60 @@ class GraphBatch(NamedTuple):
     edge_feat: Optional[torch.Tensor] = None
 
 
+def batch_indices(
+    sizes: torch.Tensor,
+    indices: torch.Tensor,
+    batch_size: int,
+    generator: Optional[torch.Generator] = None,
+    bucket: bool = False,
+    max_padded_nodes: int = 0,
+) -> list[torch.Tensor]:
+    """Split ``indices`` (graphs of ``sizes[indices]`` nodes) into batches.
+
+    Without ``bucket``: consecutive chunks of ``batch_size``, after a shuffle if a
+    ``generator`` is given. With ``bucket``: graphs sorted by size (ties in random
+    order) are chunked so that a batch holds graphs of similar size, and the
+    batches are shuffled; a batch then ends early once ``graphs x largest graph``
+    would exceed ``max_padded_nodes`` (0: no cap; a graph larger than the cap
+    goes alone). Dense pooling pads every graph of a batch to its largest one, so
+    this bounds the padded work and the peak memory.
+
+    The result depends only on the generator's state (what exact resuming needs).
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch size must be >= 1, got {batch_size}")
+    if max_padded_nodes < 0:
+        raise ValueError(f"max_padded_nodes must be >= 0, got {max_padded_nodes}")
+    if generator is not None:
+        indices = indices[torch.randperm(len(indices), generator=generator)]
+    if not bucket:
+        return list(torch.split(indices, batch_size))
+    indices = indices[torch.argsort(sizes[indices], stable=True)]
+    batches, start = [], 0
+    ordered = sizes[indices].tolist()
+    for end in range(1, len(indices) + 1):
+        full = end - start == batch_size
+        over = end < len(indices) and max_padded_nodes and (end + 1 - start) * ordered[end] > max_padded_nodes
+        if full or over or end == len(indices):
+            batches.append(indices[start:end])
+            start = end
+    if generator is not None:
+        batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+    return batches
+
+
 def iterate_batches(
     data: GraphClassificationData,
     indices: torch.Tensor,
     batch_size: int,
     generator: Optional[torch.Generator] = None,
     device: torch.device | str = "cpu",
+    bucket: bool = False,
+    max_padded_nodes: int = 0,
 ) -> Iterator[GraphBatch]:
-    """Yield batches of the graphs at ``indices``, shuffled if a ``generator`` is given.
-
-    Order depends only on the generator's state, so a seeded generator per epoch
-    makes an epoch reproducible on its own (what resuming relies on).
-    """
-    if batch_size < 1:
-        raise ValueError(f"batch size must be >= 1, got {batch_size}")
-    if generator is not None:
-        indices = indices[torch.randperm(len(indices), generator=generator)]
-    for start in range(0, len(indices), batch_size):
-        chunk = indices[start : start + batch_size].tolist()
+    """Yield the batches of :func:`batch_indices` as :class:`GraphBatch` on ``device``."""
+    for chunk in batch_indices(data.num_nodes, indices, batch_size, generator, bucket, max_padded_nodes):
+        chunk = chunk.tolist()
         graph = dgl.batch([data.graphs[i] for i in chunk]).to(device)
         feat = graph.ndata["feat"]
         feat = feat.float() if feat.is_floating_point() else feat  # integer columns go to embeddings

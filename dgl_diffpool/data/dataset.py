@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Optional
 
 import dgl
@@ -63,9 +64,14 @@ class GraphClassificationData:
     def num_features(self) -> int:
         return int(self.graphs[0].ndata["feat"].shape[1])
 
+    @cached_property
+    def num_nodes(self) -> torch.Tensor:
+        """Node count of every graph, shape :math:`(G,)`."""
+        return torch.tensor([g.num_nodes() for g in self.graphs])
+
     @property
     def max_num_nodes(self) -> int:
-        return max(g.num_nodes() for g in self.graphs)
+        return int(self.num_nodes.max())
 
     def model_shape(self) -> dict:
         """What a model built for these data depends on (stored in checkpoints)."""

@@ -46,6 +46,8 @@ class RunConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     batch_size: int = 20
+    bucket: bool = False
+    max_padded_nodes: int = 0
     epochs: int = 60
     patience: int = 20
     clip: float = 2.0
@@ -74,6 +76,8 @@ class RunConfig:
             (self.lr > 0, f"learning rate must be > 0, got {self.lr}"),
             (self.weight_decay >= 0, f"weight decay must be >= 0, got {self.weight_decay}"),
             (self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}"),
+            (self.max_padded_nodes >= 0, f"max padded nodes must be >= 0 (0: no cap), got {self.max_padded_nodes}"),
+            (self.max_padded_nodes == 0 or self.bucket, "a cap on padded nodes (--max-padded-nodes) needs --bucket"),
             (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
             (self.patience >= 1, f"patience must be >= 1, got {self.patience}"),
             (self.protocol in PROTOCOLS, f"protocol must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}"),
@@ -110,6 +114,10 @@ class RunConfig:
             for k in mine
             if k not in RESUMABLE_FIELDS and mine[k] != theirs[k]
         ]
+
+    def batching(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`~dgl_diffpool.training.run_epoch` that shape batches."""
+        return dict(bucket=self.bucket, max_padded_nodes=self.max_padded_nodes)
 
     def model_kwargs(self) -> dict[str, Any]:
         return dict(

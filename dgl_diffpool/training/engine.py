@@ -55,8 +55,13 @@ def run_epoch(
     optimizer: Optional[torch.optim.Optimizer] = None,
     clip: Optional[float] = None,
     generator: Optional[torch.Generator] = None,
+    bucket: bool = False,
+    max_padded_nodes: int = 0,
 ) -> dict[str, float]:
     """One pass over ``indices``: trains if an ``optimizer`` is given, else evaluates.
+
+    Batches are formed by :func:`~dgl_diffpool.data.batching.batch_indices`
+    (``bucket``, ``max_padded_nodes``), shuffled by ``generator`` if given.
 
     Returns graph-weighted means of the loss (the task's cross-entropy plus the
     model's enabled auxiliary losses) and its parts, and the task's metric (key
@@ -68,7 +73,7 @@ def run_epoch(
     seen = 0
     all_logits, all_labels = [], []
     with torch.set_grad_enabled(training):
-        for batch in iterate_batches(data, indices, batch_size, generator, device):
+        for batch in iterate_batches(data, indices, batch_size, generator, device, bucket, max_padded_nodes):
             out = model(batch.graph, batch.feat, edge_feat=batch.edge_feat)
             ce = task_loss(data.task, out.logits, batch.labels)
             loss = ce + out.aux_loss
@@ -92,10 +97,20 @@ def run_epoch(
 
 
 def evaluate(
-    model: nn.Module, data: GraphClassificationData, indices: torch.Tensor, batch_size: int, device: torch.device
+    model: nn.Module,
+    data: GraphClassificationData,
+    indices: torch.Tensor,
+    batch_size: int,
+    device: torch.device,
+    bucket: bool = False,
+    max_padded_nodes: int = 0,
 ) -> dict[str, float]:
-    """Loss and metric of ``model`` on the graphs at ``indices`` (eval mode, no gradients)."""
-    return run_epoch(model, data, indices, batch_size, device)
+    """Loss and metric of ``model`` on the graphs at ``indices`` (eval mode, no gradients).
+
+    In eval mode each graph's output does not depend on its batch, so the metric, the
+    cross-entropy and the link loss do not depend on the batching either (the entropy
+    loss, a mean over each batch's nodes, does slightly)."""
+    return run_epoch(model, data, indices, batch_size, device, bucket=bucket, max_padded_nodes=max_padded_nodes)
 
 
 def _write_json(path: str, value: Any, lines: bool = False) -> None:
@@ -211,8 +226,8 @@ def train(
             break
         tick = time.perf_counter()
         tr = run_epoch(model, data, splits["train"], config.batch_size, device, optimizer, config.clip,
-                       _epoch_generator(config.seed, epoch))
-        va = evaluate(model, data, splits["valid"], config.batch_size, device)
+                       _epoch_generator(config.seed, epoch), **config.batching())
+        va = evaluate(model, data, splits["valid"], config.batch_size, device, **config.batching())
         row = {"epoch": epoch, **{f"train_{k}": v for k, v in tr.items()},
                **{f"val_{k}": v for k, v in va.items()}, "seconds": time.perf_counter() - tick}
         history.append(row)
@@ -237,7 +252,7 @@ def train(
     bar.close()
 
     best_model, _ = model_from_checkpoint(load_checkpoint(best_path), best_path)
-    test = evaluate(best_model.to(device), data, splits["test"], config.batch_size, device)
+    test = evaluate(best_model.to(device), data, splits["test"], config.batch_size, device, **config.batching())
     result = RunResult(run_dir=run_dir, best_epoch=best["epoch"], metric=metric, val_score=best["val_score"],
                        test_score=test[metric], epochs_run=len(history), stopped_early=stopped)
     _write_json(os.path.join(run_dir, "summary.json"), {**result.__dict__, "test_loss": test["loss"]})
