@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: train test install clean
+.PHONY: train test bench install clean
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
@@ -18,6 +18,12 @@ train: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest
+
+# Speed and memory against PyG's dense DiffPool (several minutes; D&D alone takes about half an hour).
+bench: $(STAMP)
+	$(VENV)/bin/pip install -e '.[bench]'
+	$(VENV)/bin/python benchmarks/train_speed.py --datasets ENZYMES,PROTEINS,DD
+	$(VENV)/bin/python benchmarks/pool_scaling.py
 
 clean:
 	rm -rf $(VENV) *.egg-info
