@@ -50,12 +50,14 @@ def test_prep_train_evaluate(runner, tmp_path, data_dir):
 
 def test_train_options_reach_the_model(runner, tmp_path, data_dir):
     out = str(tmp_path / "run")
-    args = ["--pool-levels", "2", "--ratio", "0.5", "--conv", "gin", "--no-link-loss", "--adaptive-clusters"]
+    args = ["--pool-levels", "2", "--ratio", "0.5", "--conv", "gin", "--no-link-loss", "--fixed-clusters",
+            "--no-bucket", "--max-padded-nodes", "0"]
     result = _run(runner, "train", "--data-dir", data_dir, "--out", out, *FAST, *args)
     assert result.exit_code == 0, result.output
     config = json.load(open(os.path.join(out, "config.json")))
     assert (config["pool_levels"], config["ratio"], config["conv"]) == (2, 0.5, "gin")
-    assert config["link_loss"] is False and config["adaptive_clusters"] is True
+    assert config["link_loss"] is False and config["adaptive_clusters"] is False
+    assert (config["bucket"], config["max_padded_nodes"]) == (False, 0)
     state = torch.load(os.path.join(out, "best.pt"), weights_only=False)["model"]
     assert "dense_pools.0.assign_out.weight" in state
     max_nodes = load_dataset("synthetic", data_dir).max_num_nodes

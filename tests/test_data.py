@@ -93,26 +93,46 @@ def test_bucketed_batches_group_similar_sizes_and_respect_the_cap():
     gen = torch.Generator().manual_seed(0)
     sizes = torch.randint(1, 200, (103,), generator=gen)
     idx = torch.randperm(103, generator=gen)[:90]
-    batches = batch_indices(sizes, idx, 8, torch.Generator().manual_seed(3), bucket=True, max_padded_nodes=600)
-    assert sorted(torch.cat(batches).tolist()) == sorted(idx.tolist())
-    for b in batches:
-        assert len(b) <= 8
-        assert len(b) == 1 or len(b) * int(sizes[b].max()) <= 600
-    # Graphs of similar size share a batch: size ranges of different batches never interleave.
-    ranges = sorted((int(sizes[b].min()), int(sizes[b].max())) for b in batches)
+
+    def padded(batches):
+        return sum(len(b) * int(sizes[b].max()) for b in batches)
+
+    # Without a generator (evaluation): the exact sort, so size ranges of batches never interleave.
+    exact = batch_indices(sizes, idx, 8, bucket=True, max_padded_nodes=600)
+    ranges = sorted((int(sizes[b].min()), int(sizes[b].max())) for b in exact)
     assert all(hi <= lo_next for (_, hi), (lo_next, _) in zip(ranges, ranges[1:]))
     # A batch is cut only when the cap or the batch size forces it.
-    ordered = sorted(batches, key=lambda b: (int(sizes[b].min()), int(sizes[b].max())))
-    for b, nxt in zip(ordered, ordered[1:]):
-        assert len(b) == 8 or (len(b) + 1) * int(sizes[nxt].min()) > 600 or int(sizes[nxt].min()) == int(sizes[b].max())
+    for b, nxt in zip(exact, exact[1:]):
+        assert len(b) == 8 or (len(b) + 1) * int(sizes[nxt].max()) > 600
+
+    epochs = [batch_indices(sizes, idx, 8, torch.Generator().manual_seed(s), bucket=True, max_padded_nodes=600)
+              for s in (3, 4)]
+    for batches in [exact] + epochs:
+        assert sorted(torch.cat(batches).tolist()) == sorted(idx.tolist())
+        for b in batches:
+            assert len(b) <= 8
+            assert len(b) == 1 or len(b) * int(sizes[b].max()) <= 600
+    # Training epochs: similar sizes together (far less padding than random batches) ...
+    random_batches = batch_indices(sizes, idx, 8, torch.Generator().manual_seed(3))
+    assert padded(epochs[0]) < 0.8 * padded(random_batches)
+    # ... but the members of a batch change from epoch to epoch, not only the batch order.
+    members = [{frozenset(b.tolist()) for b in batches} for batches in epochs]
+    assert len(members[0] & members[1]) < len(members[0]) / 2
     again = batch_indices(sizes, idx, 8, torch.Generator().manual_seed(3), bucket=True, max_padded_nodes=600)
-    assert all(torch.equal(a, b) for a, b in zip(batches, again))
-    other = batch_indices(sizes, idx, 8, torch.Generator().manual_seed(4), bucket=True, max_padded_nodes=600)
-    assert [b.tolist() for b in other] != [b.tolist() for b in batches]
+    assert all(torch.equal(a, b) for a, b in zip(epochs[0], again))
+    # Unbucketed: shuffled chunks of the batch size, cut early by the cap alone.
+    plain = batch_indices(sizes, idx, 8, torch.Generator().manual_seed(3))
+    shuffled = idx[torch.randperm(len(idx), generator=torch.Generator().manual_seed(3))]
+    assert [b.tolist() for b in plain] == [b.tolist() for b in torch.split(shuffled, 8)]
+    capped = batch_indices(sizes, idx, 8, torch.Generator().manual_seed(3), max_padded_nodes=600)
+    assert torch.equal(torch.cat(capped), shuffled) and len(capped) > len(plain)
+    assert all(len(b) == 1 or len(b) * int(sizes[b].max()) <= 600 for b in capped)
     huge = batch_indices(torch.tensor([5, 900, 5]), torch.arange(3), 8, bucket=True, max_padded_nodes=100)
     assert [b.tolist() for b in huge] == [[0, 2], [1]]  # a graph above the cap goes alone
     with pytest.raises(ValueError, match="max_padded_nodes must be >= 0"):
         batch_indices(sizes, idx, 8, bucket=True, max_padded_nodes=-1)
+    with pytest.raises(ValueError, match="size_spread must be >= 1"):
+        batch_indices(sizes, idx, 8, bucket=True, size_spread=0.5)
 
 
 def test_bucketing_changes_speed_not_scores(tmp_path):

@@ -1,6 +1,7 @@
 """Mini-batches of graphs as one block-diagonal DGLGraph."""
 from __future__ import annotations
 
+import math
 from typing import Iterator, NamedTuple, Optional
 
 import dgl
@@ -26,16 +27,24 @@ def batch_indices(
     generator: Optional[torch.Generator] = None,
     bucket: bool = False,
     max_padded_nodes: int = 0,
+    size_spread: float = 2.0,
 ) -> list[torch.Tensor]:
     """Split ``indices`` (graphs of ``sizes[indices]`` nodes) into batches.
 
-    Without ``bucket``: consecutive chunks of ``batch_size``, after a shuffle if a
-    ``generator`` is given. With ``bucket``: graphs sorted by size (ties in random
-    order) are chunked so that a batch holds graphs of similar size, and the
-    batches are shuffled; a batch then ends early once ``graphs x largest graph``
-    would exceed ``max_padded_nodes`` (0: no cap; a graph larger than the cap
-    goes alone). Dense pooling pads every graph of a batch to its largest one, so
-    this bounds the padded work and the peak memory.
+    Graphs are taken in order (shuffled if a ``generator`` is given; with
+    ``bucket``, ordered by size) and cut into batches of ``batch_size``; a batch
+    ends early once ``graphs x largest graph`` would exceed ``max_padded_nodes``
+    (0: no cap; a graph larger than the cap goes alone). Dense pooling pads every
+    graph of a batch to its largest one, so the cap bounds the padded work and
+    the peak memory. With ``bucket`` a batch holds graphs of similar size, which
+    keeps padding low, and the batches are shuffled.
+
+    With ``bucket`` and a ``generator`` the order is by :math:`\log n + u`,
+    :math:`u \sim U[0, \log(\text{size\_spread}))`: graphs whose sizes differ by
+    less than ``size_spread`` mix freely, so a batch's members change from epoch
+    to epoch. (A strict sort puts the same graphs together in every epoch; on
+    ENZYMES that cost about 9 points of 10-fold CV accuracy.) Without a
+    generator the order is the exact sort.
 
     The result depends only on the generator's state (what exact resuming needs).
     """
@@ -43,20 +52,26 @@ def batch_indices(
         raise ValueError(f"batch size must be >= 1, got {batch_size}")
     if max_padded_nodes < 0:
         raise ValueError(f"max_padded_nodes must be >= 0, got {max_padded_nodes}")
+    if size_spread < 1.0:
+        raise ValueError(f"size_spread must be >= 1, got {size_spread}")
     if generator is not None:
         indices = indices[torch.randperm(len(indices), generator=generator)]
-    if not bucket:
-        return list(torch.split(indices, batch_size))
-    indices = indices[torch.argsort(sizes[indices], stable=True)]
-    batches, start = [], 0
+    if bucket:
+        key = sizes[indices].clamp(min=1).double().log()
+        if generator is not None:
+            key = key + torch.rand(len(indices), generator=generator, dtype=torch.float64) * math.log(size_spread)
+        indices = indices[torch.argsort(key, stable=True)]
+    batches, start, largest = [], 0, 0
     ordered = sizes[indices].tolist()
     for end in range(1, len(indices) + 1):
+        largest = max(largest, ordered[end - 1])
         full = end - start == batch_size
-        over = end < len(indices) and max_padded_nodes and (end + 1 - start) * ordered[end] > max_padded_nodes
+        over = (end < len(indices) and max_padded_nodes
+                and (end + 1 - start) * max(largest, ordered[end]) > max_padded_nodes)
         if full or over or end == len(indices):
             batches.append(indices[start:end])
-            start = end
-    if generator is not None:
+            start, largest = end, 0
+    if bucket and generator is not None:
         batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
     return batches
 

@@ -33,7 +33,7 @@ class RunConfig:
     model: str = "diffpool"
     pool_levels: int = 1
     ratio: float = 0.25
-    adaptive_clusters: bool = False
+    adaptive_clusters: bool = True
     gnn_layers: int = 3
     hidden: int = 32
     mlp_hidden: int = 64
@@ -46,8 +46,8 @@ class RunConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     batch_size: int = 20
-    bucket: bool = False
-    max_padded_nodes: int = 0
+    bucket: bool = True
+    max_padded_nodes: int = 4000
     epochs: int = 60
     patience: int = 20
     clip: float = 2.0
@@ -77,7 +77,6 @@ class RunConfig:
             (self.weight_decay >= 0, f"weight decay must be >= 0, got {self.weight_decay}"),
             (self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}"),
             (self.max_padded_nodes >= 0, f"max padded nodes must be >= 0 (0: no cap), got {self.max_padded_nodes}"),
-            (self.max_padded_nodes == 0 or self.bucket, "a cap on padded nodes (--max-padded-nodes) needs --bucket"),
             (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
             (self.patience >= 1, f"patience must be >= 1, got {self.patience}"),
             (self.protocol in PROTOCOLS, f"protocol must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}"),
