@@ -140,7 +140,7 @@ def main() -> None:
     parser.add_argument("--data-dir", default="data")
     parser.add_argument("--mirror", default=os.environ.get("DGL_DIFFPOOL_MIRROR"))
     parser.add_argument("--out", default=os.path.join("benchmarks", "results"))
-    parser.add_argument("--warmup", type=int, default=3, help="warm-up batches before the timed epoch")
+    parser.add_argument("--warmup", type=int, default=3, help="warm-up batches before the timed epochs")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--min-seconds", type=float, default=30.0,
                         help="time whole epochs until this many seconds have passed; report the median epoch")
@@ -162,8 +162,9 @@ def main() -> None:
     text = table(rows)
     print(text)
     with open(os.path.join(args.out, "train_speed.json"), "w") as fh:
-        json.dump({"settings": {**COMMON, "threads": args.threads, "warmup": args.warmup, "min_seconds": args.min_seconds,
-                                "max_padded_nodes": args.max_padded_nodes}, "rows": rows}, fh, indent=2)
+        settings = {**COMMON, "threads": args.threads, "warmup": args.warmup, "min_seconds": args.min_seconds,
+                    "max_padded_nodes": args.max_padded_nodes}
+        json.dump({"settings": settings, "rows": rows}, fh, indent=2)
     with open(os.path.join(args.out, "train_speed.md"), "w") as fh:
         fh.write(text + "\n")
 

@@ -19,7 +19,8 @@ def test_pool_scaling_worker(impl):
 @pytest.mark.parametrize("variant", ["pyg-dense", "ours-fixed", "ours-fast"])
 def test_train_speed_worker_trains_one_epoch(variant, data_dir):
     row = train_speed.worker(variant, "synthetic", data_dir, None, warmup=1, max_padded=400, min_seconds=0.0)
-    assert row["graphs"] == 1000 and row["epochs"] == 1 and row["seconds"] > 0 and row["peak_rss_mb"] > row["training_peak_mb"] >= 0
+    assert row["graphs"] == 1000 and row["epochs"] == 1 and row["seconds"] > 0
+    assert row["peak_rss_mb"] > row["training_peak_mb"] >= 0
     if variant == "ours-fast":
         assert row["batches"] > 50  # the cap split the batches of 20 (graphs of 25 to 64 nodes)
     else:
