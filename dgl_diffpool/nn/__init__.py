@@ -3,6 +3,7 @@ from .dense_conv import DenseGCNConv, DenseGINConv, DenseSAGEConv
 from .dense_gnn import DenseGNN, MaskedBatchNorm
 from .diffpool import DenseDiffPool, DiffPool
 from .gnn import CONV_TYPES, GNN
+from .low_rank import LowRankAdjacency
 from .pooling import PoolOutput, cluster_counts, cluster_mask_from_counts, dense_diff_pool, sparse_diff_pool
 from .readout import READOUTS, dense_readout, sparse_readout
 
@@ -16,6 +17,7 @@ __all__ = [
     "DenseSAGEConv",
     "DiffPool",
     "GNN",
+    "LowRankAdjacency",
     "MaskedBatchNorm",
     "PoolOutput",
     "cluster_counts",

@@ -2,7 +2,8 @@
 
 Every layer takes node features :math:`(B, N, F)`, a weighted adjacency
 :math:`(B, N, N)` with :math:`A_{uv}` the weight of :math:`u \\to v` (the
-convention of :func:`dgl_diffpool.nn.sparse_diff_pool`), and a node mask
+convention of :func:`dgl_diffpool.nn.sparse_diff_pool`) or a
+:class:`~dgl_diffpool.nn.LowRankAdjacency`, and a node mask
 :math:`(B, N)`; it returns :math:`(B, N, F')` with padded rows set to zero.
 They mirror ``dgl.nn.SAGEConv``, ``GraphConv`` and ``GINConv`` on a batch of
 dense graphs.
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+
+from .low_rank import Adjacency, in_degree, out_degree, propagate
 
 
 def _zero_padding(h: Tensor, mask: Tensor) -> Tensor:
@@ -23,7 +26,9 @@ class DenseSAGEConv(nn.Module):
     .. math::
         h_v' = W_{self} h_v + W_{neigh} \frac{\sum_u A_{uv} h_u}{\max(1, \sum_u A_{uv})}
 
-    The degree is clamped at 1 like PyG's ``DenseSAGEConv``.
+    The degree is clamped at 1 like PyG's ``DenseSAGEConv``. As in DGL's
+    ``SAGEConv``, :math:`W_{neigh}` is applied before aggregating when that
+    shrinks the features.
     """
 
     def __init__(self, in_feats: int, out_feats: int) -> None:
@@ -38,10 +43,13 @@ class DenseSAGEConv(nn.Module):
         nn.init.zeros_(self.fc_self.bias)
         nn.init.xavier_uniform_(self.fc_neigh.weight, gain=gain)
 
-    def forward(self, x: Tensor, adj: Tensor, mask: Tensor) -> Tensor:
-        adj_in = adj.transpose(1, 2)
-        neigh = torch.bmm(adj_in, x) / adj_in.sum(-1, keepdim=True).clamp_min(1.0)
-        return _zero_padding(self.fc_self(x) + self.fc_neigh(neigh), mask)
+    def forward(self, x: Tensor, adj: Adjacency, mask: Tensor) -> Tensor:
+        deg = in_degree(adj).clamp_min(1.0).unsqueeze(-1)
+        if self.fc_neigh.in_features > self.fc_neigh.out_features:
+            neigh = propagate(adj, self.fc_neigh(x)) / deg
+        else:
+            neigh = self.fc_neigh(propagate(adj, x) / deg)
+        return _zero_padding(self.fc_self(x) + neigh, mask)
 
 
 class DenseGCNConv(nn.Module):
@@ -60,12 +68,12 @@ class DenseGCNConv(nn.Module):
         nn.init.xavier_uniform_(self.linear.weight)
         nn.init.zeros_(self.linear.bias)
 
-    def forward(self, x: Tensor, adj: Tensor, mask: Tensor) -> Tensor:
-        eye = torch.diag_embed(mask.to(adj.dtype))
-        adj_in = adj.transpose(1, 2) + eye
-        deg_in = adj_in.sum(-1).clamp_min(1e-12).rsqrt()
-        deg_out = adj_in.sum(-2).clamp_min(1e-12).rsqrt()
-        h = torch.bmm(adj_in, x * deg_out.unsqueeze(-1)) * deg_in.unsqueeze(-1)
+    def forward(self, x: Tensor, adj: Adjacency, mask: Tensor) -> Tensor:
+        node = mask.to(x.dtype)  # the self-loops of real nodes
+        deg_in = (in_degree(adj) + node).clamp_min(1e-12).rsqrt()
+        deg_out = (out_degree(adj) + node).clamp_min(1e-12).rsqrt()
+        h = x * deg_out.unsqueeze(-1)
+        h = (propagate(adj, h) + h * node.unsqueeze(-1)) * deg_in.unsqueeze(-1)
         return _zero_padding(self.linear(h), mask)
 
 
@@ -88,8 +96,8 @@ class DenseGINConv(nn.Module):
                 layer.reset_parameters()
         nn.init.zeros_(self.eps)
 
-    def forward(self, x: Tensor, adj: Tensor, mask: Tensor) -> Tensor:
-        h = (1 + self.eps) * x + torch.bmm(adj.transpose(1, 2), x)
+    def forward(self, x: Tensor, adj: Adjacency, mask: Tensor) -> Tensor:
+        h = (1 + self.eps) * x + propagate(adj, x)
         return _zero_padding(self.mlp(h), mask)
 
 

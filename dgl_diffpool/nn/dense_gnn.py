@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from .dense_conv import DENSE_CONVS
 from .gnn import check_stack
+from .low_rank import Adjacency
 
 
 class MaskedBatchNorm(nn.Module):
@@ -32,7 +33,8 @@ class DenseGNN(nn.Module):
     r"""Dense counterpart of :class:`dgl_diffpool.nn.GNN` for padded batches.
 
     Parameters are those of :class:`~dgl_diffpool.nn.GNN`. Input: features
-    :math:`(B, N, F)`, adjacency :math:`(B, N, N)`, node mask :math:`(B, N)`.
+    :math:`(B, N, F)`, adjacency :math:`(B, N, N)` (or a
+    :class:`~dgl_diffpool.nn.LowRankAdjacency`), node mask :math:`(B, N)`.
     Output: :math:`(B, N, L H)`, padded rows zero.
     """
 
@@ -64,7 +66,7 @@ class DenseGNN(nn.Module):
         for norm in self.norms or ():
             norm.reset_parameters()
 
-    def forward(self, x: Tensor, adj: Tensor, mask: Tensor) -> Tensor:
+    def forward(self, x: Tensor, adj: Adjacency, mask: Tensor) -> Tensor:
         h, outs = x, []
         node = mask.unsqueeze(-1).to(x.dtype)
         for i, conv in enumerate(self.convs):

@@ -21,6 +21,8 @@ import dgl
 import torch
 from torch import Tensor
 
+from .low_rank import Adjacency, LowRankAdjacency, coarsen, in_neighbour_sum, square_norm
+
 
 class PoolOutput(NamedTuple):
     """Result of one DiffPool coarsening step.
@@ -88,17 +90,22 @@ def _safe_sqrt(sq: Tensor) -> Tensor:
     return torch.where(positive, sq.clamp_min(torch.finfo(sq.dtype).tiny).sqrt(), torch.zeros_like(sq))
 
 
-def _link_loss(sq_norm_a: Tensor, pooled_adj: Tensor, s: Tensor, num_nodes: Tensor) -> Tensor:
+def _link_loss(sq_norm_a: Tensor, trace: Tensor, sts_sq: Tensor, num_nodes: Tensor) -> Tensor:
     """Mean over graphs of ||A_b - S_b S_b^T||_F / n_b^2 from the trace identity.
 
-    ``||A - S S^T||^2 = ||A||^2 - 2 tr(S^T A S) + ||S^T S||^2``: only K x K
-    products are needed. ``s`` is the padded (B, n, K) assignment.
+    ``||A - S S^T||^2 = ||A||^2 - 2 tr(S^T A S) + ||S^T S||^2``; the caller supplies
+    the three terms per graph, shape (B,), so no n x n product is needed.
     """
+    sq = sq_norm_a - 2.0 * trace + sts_sq
+    n2 = num_nodes.clamp_min(1).to(sq.dtype).pow(2)
+    return (_safe_sqrt(sq) / n2).mean()
+
+
+def _padded_link_terms(pooled_adj: Tensor, s: Tensor) -> tuple[Tensor, Tensor]:
+    """tr(S^T A S) and ||S^T S||_F^2 per graph from a padded (B, n, K) assignment."""
     trace = torch.diagonal(pooled_adj, dim1=-2, dim2=-1).sum(-1)
     sts = torch.bmm(s.transpose(1, 2), s)
-    sq = sq_norm_a - 2.0 * trace + sts.pow(2).sum((-2, -1))
-    n2 = num_nodes.clamp_min(1).to(s.dtype).pow(2)
-    return (_safe_sqrt(sq) / n2).mean()
+    return trace, sts.pow(2).sum((-2, -1))
 
 
 def _entropy_loss(s: Tensor, log_s: Tensor, num_real_nodes: int) -> Tensor:
@@ -112,6 +119,7 @@ def sparse_diff_pool(
     s: Tensor,
     edge_weight: Optional[str] = None,
     cluster_mask: Optional[Tensor] = None,
+    factorize: bool = False,
 ) -> PoolOutput:
     r"""Level-0 DiffPool of a batched graph, without any :math:`n \times n` matrix.
 
@@ -145,11 +153,19 @@ def sparse_diff_pool(
         Boolean, shape :math:`(B, K)`: the clusters graph :math:`b` may use
         (per-graph cluster counts, see :func:`cluster_mask_from_counts`).
         Every graph needs at least one allowed cluster. All clusters if ``None``.
+    factorize : bool
+        Keep :math:`A'_b` as its factors for every graph with fewer nodes than
+        allowed clusters (rank :math:`n_b < k_b`); ``adj`` is then a
+        :class:`~dgl_diffpool.nn.LowRankAdjacency`, which the dense layers accept
+        in place of the tensor. Those graphs' link losses use
+        :math:`\lVert S^\top S\rVert_F = \lVert S S^\top\rVert_F` (:math:`n_b \times n_b`).
+        If no graph qualifies, ``adj`` stays a tensor.
 
     Returns
     -------
     PoolOutput
-        ``x`` :math:`(B, K, D)`, ``adj`` :math:`(B, K, K)`, ``mask``
+        ``x`` :math:`(B, K, D)`, ``adj`` :math:`(B, K, K)` (a tensor, or a
+        :class:`~dgl_diffpool.nn.LowRankAdjacency` with ``factorize``), ``mask``
         :math:`(B, K)`, ``link_loss`` and ``entropy_loss`` (scalars).
     """
     n_total = graph.num_nodes()
@@ -172,17 +188,25 @@ def sparse_diff_pool(
     node_cluster_mask = None if cluster_mask is None else cluster_mask[graph_id]
     assign, log_assign = _masked_softmax(s, node_cluster_mask)
 
-    with graph.local_scope():
-        graph.srcdata["_s"] = assign
-        if edge_weight is None:
-            graph.update_all(dgl.function.copy_u("_s", "_m"), dgl.function.sum("_m", "_as"))
-            weights = None
-        else:
-            weights = graph.edata[edge_weight].reshape(-1).to(assign.dtype)
-            graph.edata["_w"] = weights
-            graph.update_all(dgl.function.u_mul_e("_s", "_w", "_m"), dgl.function.sum("_m", "_as"))
-        # at_s[v] = sum_{u->v} w_uv S_u, i.e. A^T S.
-        at_s = graph.dstdata["_as"]
+    weights = None
+    if edge_weight is not None:
+        weights = graph.edata[edge_weight].reshape(-1).to(assign.dtype)
+    # at_s[v] = sum_{u->v} w_uv S_u, i.e. A^T S.
+    at_s = in_neighbour_sum(graph, assign, weights)
+    sq_norm_a = _edge_square_norms(graph, weights, assign.dtype)
+    entropy = _entropy_loss(assign, log_assign, n_total)
+    mask = (
+        cluster_mask
+        if cluster_mask is not None
+        else torch.ones(batch_size, k, dtype=torch.bool, device=device)
+    )
+
+    factored = None
+    if factorize:
+        counts = mask.sum(-1)
+        factored = (num_nodes.to(counts.device) < counts).tolist()
+    if factored is not None and any(factored):
+        return _pool_factored(graph, weights, x, assign, at_s, factored, sq_norm_a, mask, entropy)
 
     n_max = int(num_nodes.max()) if batch_size else 0
     index = (graph_id, position)
@@ -196,15 +220,47 @@ def sparse_diff_pool(
     # (A^T S)^T S = S^T A S
     pooled_adj = torch.bmm(ats_pad.transpose(1, 2), s_pad)
 
-    sq_norm_a = _edge_square_norms(graph, weights, assign.dtype)
-    link = _link_loss(sq_norm_a, pooled_adj, s_pad, num_nodes)
-    entropy = _entropy_loss(assign, log_assign, n_total)
-    mask = (
-        cluster_mask
-        if cluster_mask is not None
-        else torch.ones(batch_size, k, dtype=torch.bool, device=device)
-    )
+    link = _link_loss(sq_norm_a, *_padded_link_terms(pooled_adj, s_pad), num_nodes)
     return PoolOutput(pooled_x, pooled_adj, mask, link, entropy)
+
+
+def _pool_factored(
+    graph: dgl.DGLGraph,
+    weights: Optional[Tensor],
+    x: Tensor,
+    assign: Tensor,
+    at_s: Tensor,
+    factored: list[bool],
+    sq_norm_a: Tensor,
+    mask: Tensor,
+    entropy: Tensor,
+) -> PoolOutput:
+    """Graph-by-graph pooling that keeps A'_b factored where n_b < k_b (no padding to n_max).
+
+    For a factored graph the n_b x n_b Gram matrix G = S S^T gives both
+    ||S^T S||^2 = ||G||^2 and ||S^T A S||^2 = <(A^T S)(A^T S)^T, G>; the others
+    form their K x K block.
+    """
+    num_nodes = graph.batch_num_nodes()
+    sizes = num_nodes.tolist()
+    parts = zip(assign.split(sizes), at_s.split(sizes), x.split(sizes))
+    pooled_x, trace, sts_sq, adj_sq, blocks = [], [], [], [], {}
+    for b, (s, ats, xb) in enumerate(parts):
+        pooled_x.append(s.T @ xb)
+        if factored[b]:
+            gram = s @ s.T
+            trace.append((ats * s).sum())
+            sts_sq.append(gram.pow(2).sum())
+            adj_sq.append(((ats @ ats.T) * gram).sum())
+        else:
+            block = ats.T @ s
+            blocks[b] = block
+            trace.append(block.diagonal().sum())
+            sts_sq.append((s.T @ s).pow(2).sum())
+            adj_sq.append(block.pow(2).sum())
+    adj = LowRankAdjacency(graph, weights, assign, at_s, factored, blocks, torch.stack(adj_sq))
+    link = _link_loss(sq_norm_a, torch.stack(trace), torch.stack(sts_sq), num_nodes.to(x.device))
+    return PoolOutput(torch.stack(pooled_x), adj, mask, link, entropy)
 
 
 def _edge_square_norms(graph: dgl.DGLGraph, weights: Optional[Tensor], dtype: torch.dtype) -> Tensor:
@@ -230,7 +286,7 @@ def _edge_square_norms(graph: dgl.DGLGraph, weights: Optional[Tensor], dtype: to
 
 def dense_diff_pool(
     x: Tensor,
-    adj: Tensor,
+    adj: Adjacency,
     s: Tensor,
     mask: Optional[Tensor] = None,
     cluster_mask: Optional[Tensor] = None,
@@ -248,8 +304,9 @@ def dense_diff_pool(
     ----------
     x : Tensor
         Node features, shape :math:`(B, N, D)` (or :math:`(N, D)` for one graph).
-    adj : Tensor
-        Adjacency, shape :math:`(B, N, N)`.
+    adj : Tensor or LowRankAdjacency
+        Adjacency, shape :math:`(B, N, N)`, or the factored output of
+        :func:`sparse_diff_pool`.
     s : Tensor
         Assignment logits, shape :math:`(B, N, K)`.
     mask : Tensor, optional
@@ -265,13 +322,13 @@ def dense_diff_pool(
         the link loss of graph :math:`b` is normalised by its own :math:`n_b^2`
         and the entropy is averaged over real nodes only.
     """
-    if x.dim() == 2:
+    if x.dim() == 2 and not isinstance(adj, LowRankAdjacency):
         x, adj, s = x.unsqueeze(0), adj.unsqueeze(0), s.unsqueeze(0)
         mask = None if mask is None else mask.unsqueeze(0)
         cluster_mask = None if cluster_mask is None else cluster_mask.unsqueeze(0)
     batch_size, n, _ = x.shape
     k = s.shape[-1]
-    if adj.shape != (batch_size, n, n) or s.shape[:2] != (batch_size, n):
+    if tuple(adj.shape) != (batch_size, n, n) or s.shape[:2] != (batch_size, n):
         raise ValueError(
             f"shapes disagree: x {tuple(x.shape)}, adj {tuple(adj.shape)}, s {tuple(s.shape)}"
         )
@@ -284,15 +341,14 @@ def dense_diff_pool(
     node = mask.unsqueeze(-1).to(x.dtype)
     assign, log_assign = assign * node, log_assign * node
     x = x * node
-    adj = adj * node * node.transpose(1, 2)
+    if not isinstance(adj, LowRankAdjacency):  # its padded clusters are already zero
+        adj = adj * node * node.transpose(1, 2)
 
-    s_t = assign.transpose(1, 2)
-    pooled_x = torch.bmm(s_t, x)
-    pooled_adj = torch.bmm(torch.bmm(s_t, adj), assign)
+    pooled_x = torch.bmm(assign.transpose(1, 2), x)
+    pooled_adj = coarsen(adj, assign)
 
-    sq_norm_a = adj.pow(2).sum((-2, -1))
     num_nodes = mask.sum(-1)
-    link = _link_loss(sq_norm_a, pooled_adj, assign, num_nodes)
+    link = _link_loss(square_norm(adj), *_padded_link_terms(pooled_adj, assign), num_nodes)
     entropy = _entropy_loss(assign, log_assign, int(num_nodes.sum()))
     return PoolOutput(pooled_x, pooled_adj, cluster_mask, link, entropy)
 
