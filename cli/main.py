@@ -26,6 +26,7 @@ from dgl_diffpool.training import (
     train as train_run,
 )
 from dgl_diffpool.training.config import PROTOCOLS
+from dgl_diffpool.training.bench import BENCH_MODELS, format_table, run_bench
 from dgl_diffpool.training.cross_validation import cross_validate
 from dgl_diffpool.training.seeds import repeat_seeds
 from dgl_diffpool.training.engine import BEST, LAST, load_config_dataset
@@ -36,7 +37,9 @@ DEFAULTS = RunConfig()
 TRAIN_OPTIONS: list[tuple[str, str, Any, str]] = [
     ("--dataset", "dataset", str,
      "Dataset: synthetic (built in), a TU dataset (ENZYMES, PROTEINS, DD, ...) or an OGB one (ogbg-molhiv, ...)."),
-    ("--model", "model", click.Choice(MODELS), "Model: DiffPool or the flat GraphSAGE mean-pool baseline."),
+    ("--model", "model", click.Choice(MODELS),
+     "Model: DiffPool, DiffPool-NoLP (no link loss), DiffPool-Det (Graclus assignments), or GraphSAGE with a "
+     "mean, Set2Set or SortPool readout."),
     ("--pool-levels", "pool_levels", click.IntRange(min=1), "Number of DiffPool layers."),
     ("--ratio", "ratio", click.FloatRange(0, 1, min_open=True), "Assignment ratio: clusters per node."),
     ("--adaptive-clusters/--fixed-clusters", "adaptive_clusters", bool,
@@ -48,6 +51,7 @@ TRAIN_OPTIONS: list[tuple[str, str, Any, str]] = [
     ("--batch-norm/--no-batch-norm", "batch_norm", bool, "BatchNorm after each GNN layer."),
     ("--dropout", "dropout", click.FloatRange(0, 1, max_open=True), "Dropout probability."),
     ("--readout", "readout", click.Choice(READOUTS), "Readout over the nodes of each DiffPool level."),
+    ("--sort-k", "sort_k", click.IntRange(min=1), "sage-sort: nodes kept by the SortPool readout."),
     ("--link-loss/--no-link-loss", "link_loss", bool, "Link-prediction loss (off: DiffPool-NoLP)."),
     ("--entropy-loss/--no-entropy-loss", "entropy_loss", bool, "Assignment-entropy loss."),
     ("--lr", "lr", click.FloatRange(0, min_open=True), "Adam learning rate."),
@@ -136,8 +140,10 @@ def prep(name: str, data_dir: str, mirror: str | None, features: str, seed: int)
     )
 
 
-def _train_options(fn: Callable) -> Callable:
+def _train_options(fn: Callable, skip: tuple[str, ...] = ()) -> Callable:
     for flag, field, kind, help_text in reversed(TRAIN_OPTIONS):
+        if field in skip:
+            continue
         default = getattr(DEFAULTS, field)
         if kind is bool:
             fn = click.option(flag, field, default=default, help=help_text)(fn)
@@ -251,3 +257,38 @@ def evaluate(checkpoint: str, dataset: str | None, split: str, data_dir: str | N
         f"{config.model} on {config.dataset} [{split}, {len(indices)} graphs]: "
         f"{METRIC_LABELS[metric]} {scores[metric]:.4f}, loss {scores['loss']:.4f}"
     )
+
+
+# A bench fixes the protocol (cross-validation) and takes datasets and models as lists.
+_BENCH_SKIP = ("dataset", "model", "protocol", "test_fraction", "seeds")
+
+
+def _names(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+@cli.command()
+@click.option("--datasets", default="ENZYMES,PROTEINS", help="Comma-separated datasets (TU or built-in).")
+@click.option("--models", default="diffpool,diffpool-nolp,diffpool-det,sage-mean,sage-set2set,sage-sort,wl-kernel",
+              help=f"Comma-separated models: {', '.join(BENCH_MODELS)}.")
+@click.option("--out", type=click.Path(file_okay=False), default=os.path.join("runs", "bench"),
+              help="Bench directory; finished pairs in it are not rerun.")
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar per training run.")
+@functools.partial(_train_options, skip=_BENCH_SKIP)
+@_library_errors
+def bench(datasets: str, models: str, out: str, progress: bool, **options: Any) -> None:
+    """Cross-validate every model on every dataset with the same folds and seeds, and print the
+    paper-style table (models as rows, datasets as columns, test accuracy mean +- std over folds).
+
+    Writes table.md, table.csv and results.json into --out; rerunning the command skips
+    finished pairs and resumes an interrupted one."""
+    config = RunConfig(**options, protocol="cv")
+    _ensure_data_dir(config.data_dir)
+    names, model_names = _names(datasets), _names(models)
+    tick = time.perf_counter()
+    try:
+        pairs = run_bench(config, names, model_names, out, progress=progress, echo=click.echo)
+    except KeyboardInterrupt:
+        raise click.ClickException(f"interrupted; rerun the same command to continue in {out}") from None
+    click.echo(format_table(pairs, names, model_names))
+    click.echo(f"{len(pairs)} pair(s), {time.perf_counter() - tick:.0f} s; tables in {out}")

@@ -30,3 +30,17 @@ def load_graphs(path: str) -> tuple[list[dgl.DGLGraph], dict[str, torch.Tensor]]
         return dgl.load_graphs(path)
     except Exception as exc:  # DGL raises bare DGLError / RuntimeError on corrupt files
         raise DatasetError(f"cannot read prepared dataset {path} ({exc}); delete it to rebuild") from None
+
+
+def atomic_torch_save(path: str, value: object) -> None:
+    """``torch.save`` into a temporary file beside ``path``, then rename it into place."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(value, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)

@@ -8,13 +8,17 @@ from torch import nn
 from .diffpool_classifier import DiffPoolClassifier
 from .encoders import EncodedClassifier
 from .output import ClassifierOutput
-from .sage_mean_pool import SAGEMeanPool
+from .diffpool_det import DiffPoolDet
+from .flat_gnn import FlatGNNClassifier, SortPoolReadout
 
-MODELS = ("diffpool", "sage-mean")
+# The paper's models by name: DiffPool and its variants, then the flat GNN baselines with their readout.
+DIFFPOOL_MODELS = ("diffpool", "diffpool-nolp", "diffpool-det")
+FLAT_MODELS = {"sage-mean": "mean", "sage-set2set": "set2set", "sage-sort": "sort"}
+MODELS = DIFFPOOL_MODELS + tuple(FLAT_MODELS)
 
-
-# The options of DiffPoolClassifier that also shape the flat baseline.
+# Options of DiffPoolClassifier that also shape the other models.
 _FLAT_OPTIONS = ("gnn_layers", "hidden_feats", "mlp_hidden", "conv", "batch_norm", "dropout")
+_DET_OPTIONS = _FLAT_OPTIONS + ("pool_levels", "readout")
 
 
 def build_model(
@@ -28,9 +32,12 @@ def build_model(
 ) -> nn.Module:
     """Build the model ``name`` (one of :data:`MODELS`) for ``num_classes`` outputs.
 
-    ``options`` are keyword arguments of :class:`DiffPoolClassifier`; for the flat
-    ``sage-mean`` baseline the pooling options (levels, ratio, clusters, readout,
-    auxiliary losses) do not apply and only the GNN and MLP options are used.
+    ``options`` are keyword arguments of :class:`DiffPoolClassifier` (plus ``sort_k``);
+    each model takes those that apply to it. ``diffpool-nolp`` is DiffPool without
+    the link-prediction loss, ``diffpool-det`` is :class:`DiffPoolDet` (no assignment
+    GNN, no ratio or auxiliary losses), and the flat baselines
+    (:class:`FlatGNNClassifier`: ``sage-mean``, ``sage-set2set``, ``sage-sort``) use
+    only the GNN and MLP options and ``sort_k``.
     ``node_encoder="atom"`` puts OGB's ``AtomEncoder`` (of the GNN hidden size)
     in front, and with ``conv="gine"`` ``edge_encoder="bond"`` adds its
     ``BondEncoder`` (see :class:`EncodedClassifier`).
@@ -42,10 +49,16 @@ def build_model(
         in_feats = options.get("hidden_feats", 64)
     elif conv == "gine":
         raise ValueError("conv 'gine' needs the atom encoder in front (OGB molecule datasets)")
-    if name == "diffpool":
+    sort_k = options.pop("sort_k", 30)
+    if name in ("diffpool", "diffpool-nolp"):
+        if name == "diffpool-nolp":
+            options["link_loss"] = False
         model: nn.Module = DiffPoolClassifier(in_feats, num_classes, max_num_nodes, **options)
-    elif name == "sage-mean":
-        model = SAGEMeanPool(in_feats, num_classes, **{k: v for k, v in options.items() if k in _FLAT_OPTIONS})
+    elif name == "diffpool-det":
+        model = DiffPoolDet(in_feats, num_classes, **{k: v for k, v in options.items() if k in _DET_OPTIONS})
+    elif name in FLAT_MODELS:
+        flat = {k: v for k, v in options.items() if k in _FLAT_OPTIONS}
+        model = FlatGNNClassifier(in_feats, num_classes, readout=FLAT_MODELS[name], sort_k=sort_k, **flat)
     else:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
     if node_encoder == "none":
@@ -53,4 +66,15 @@ def build_model(
     return EncodedClassifier(model, in_feats, edge_encoder=conv == "gine")
 
 
-__all__ = ["MODELS", "ClassifierOutput", "DiffPoolClassifier", "EncodedClassifier", "SAGEMeanPool", "build_model"]
+__all__ = [
+    "DIFFPOOL_MODELS",
+    "FLAT_MODELS",
+    "MODELS",
+    "ClassifierOutput",
+    "DiffPoolClassifier",
+    "DiffPoolDet",
+    "EncodedClassifier",
+    "FlatGNNClassifier",
+    "SortPoolReadout",
+    "build_model",
+]

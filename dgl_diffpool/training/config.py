@@ -41,6 +41,7 @@ class RunConfig:
     batch_norm: bool = True
     dropout: float = 0.0
     readout: str = "max"
+    sort_k: int = 30
     link_loss: bool = True
     entropy_loss: bool = True
     lr: float = 1e-3
@@ -72,6 +73,7 @@ class RunConfig:
             (self.hidden >= 1 and self.mlp_hidden >= 1, "hidden sizes must be >= 1"),
             (self.conv in CONV_TYPES, f"conv must be one of {', '.join(CONV_TYPES)}, got {self.conv!r}"),
             (self.readout in READOUTS, f"readout must be one of {', '.join(READOUTS)}, got {self.readout!r}"),
+            (self.sort_k >= 1, f"SortPool k must be >= 1, got {self.sort_k}"),
             (0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}"),
             (self.lr > 0, f"learning rate must be > 0, got {self.lr}"),
             (self.weight_decay >= 0, f"weight decay must be >= 0, got {self.weight_decay}"),
@@ -130,6 +132,7 @@ class RunConfig:
             batch_norm=self.batch_norm,
             dropout=self.dropout,
             readout=self.readout,
+            sort_k=self.sort_k,
             link_loss=self.link_loss,
             entropy_loss=self.entropy_loss,
         )

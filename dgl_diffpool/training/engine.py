@@ -15,6 +15,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..data import GraphClassificationData, iterate_batches, load_dataset, stratified_split
+from ..data.clustering import attach_cluster_hierarchy
 from ..errors import CheckpointError, ConfigError
 from ..models import build_model
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
@@ -128,9 +129,13 @@ def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
 
 
 def load_config_dataset(config: RunConfig) -> GraphClassificationData:
-    """The dataset ``config`` names, with its node features and data sources."""
-    return load_dataset(config.dataset, config.data_dir, seed=config.seed, mirror=config.mirror,
+    """The dataset ``config`` names, with its node features and data sources (and, for
+    ``diffpool-det``, each graph's cluster hierarchy)."""
+    data = load_dataset(config.dataset, config.data_dir, seed=config.seed, mirror=config.mirror,
                         features=config.features)
+    if config.model == "diffpool-det":
+        attach_cluster_hierarchy(data, config.ratio, config.pool_levels, config.data_dir)
+    return data
 
 
 def resolve_protocol(config: RunConfig, data: GraphClassificationData) -> str:

@@ -1,0 +1,175 @@
+"""The paper's comparison table: every model on every dataset, same folds and seeds.
+
+``out/DATASET/folds.json`` fixes the folds of a dataset for every model;
+``out/DATASET/MODEL/`` holds the pair's cross-validation run and ``pair.json``
+(scores, wall time) once it has finished, so a rerun skips it. ``table.md``,
+``table.csv`` and ``results.json`` are rewritten after every pair.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+import statistics
+import time
+from typing import Any, Callable, Optional, Sequence
+
+from ..data.splits import stratified_kfold
+from ..errors import ConfigError
+from ..models import MODELS
+from .config import RunConfig
+from .cross_validation import cross_validate, load_folds
+from .engine import _write_json, load_config_dataset, resolve_protocol
+from .kernel_svm import KERNELS, kernel_cross_validate, kernel_matrix
+
+BENCH_MODELS = MODELS + KERNELS
+SETTINGS_FILE = "bench.json"
+# Fields that belong to a pair, not to the shared settings of a bench.
+_PAIR_FIELDS = ("dataset", "model", "device", "data_dir", "mirror", "epochs")
+BASELINE, HEADLINE = "sage-mean", "diffpool"
+
+
+def _check_settings(out: str, base: RunConfig) -> None:
+    """A bench directory holds one set of settings; a rerun with others would mix tables."""
+    settings = {k: v for k, v in base.to_dict().items() if k not in _PAIR_FIELDS}
+    path = os.path.join(out, SETTINGS_FILE)
+    if os.path.exists(path):
+        with open(path) as fh:
+            saved = json.load(fh)
+        diff = [f"{k}: {saved.get(k)!r} != {v!r}" for k, v in settings.items() if saved.get(k) != v]
+        if diff:
+            raise ConfigError(f"{out} holds a bench with other settings ({'; '.join(diff)}); choose another --out")
+    else:
+        _write_json(path, settings)
+
+
+def _dataset_folds(config: RunConfig, out: str) -> tuple[Any, list, str]:
+    data = load_config_dataset(config)
+    resolve_protocol(dataclasses.replace(config, protocol="cv"), data)  # binary-target datasets stop here
+    path = os.path.join(out, config.dataset, "folds.json")
+    if os.path.exists(path):
+        folds = load_folds(path, len(data))
+    else:
+        folds = stratified_kfold(data.labels, config.folds, config.seed)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        _write_json(path, {"dataset": config.dataset, "folds": [f.tolist() for f in folds]})
+    return data, folds, path
+
+
+def run_pair(config: RunConfig, model: str, out: str, data: Any, folds: list, folds_path: str,
+             progress: bool) -> dict[str, Any]:
+    """Cross-validate ``model`` on ``config.dataset`` into ``out/DATASET/MODEL``; returns its ``pair.json``.
+
+    A GNN trains with ``config`` (its ``model`` set to ``model``); a kernel uses its
+    folds, validation fraction and seed.
+    """
+    pair_dir = os.path.join(out, config.dataset, model)
+    tick = time.perf_counter()
+    if model in KERNELS:
+        os.makedirs(pair_dir, exist_ok=True)
+        gram = kernel_matrix(model, data, config.seed)
+        summary = kernel_cross_validate(gram, data.labels, folds, config.val_fraction, config.seed)
+        _write_json(os.path.join(pair_dir, "summary.json"), {"dataset": config.dataset, "model": model, **summary})
+    else:
+        config = dataclasses.replace(config, model=model)
+        result = cross_validate(config, pair_dir, folds_path, resume=True, progress=progress)
+        with open(os.path.join(pair_dir, "summary.json")) as fh:
+            summary = json.load(fh)
+        del result
+    pair = {"dataset": config.dataset, "model": model, "mean": summary["test_score_mean"],
+            "std": summary["test_score_std"], "per_fold": [r["test_score"] for r in summary["per_fold"]],
+            "seconds": time.perf_counter() - tick}
+    _write_json(os.path.join(pair_dir, "pair.json"), pair)
+    return pair
+
+
+def finished_pair(out: str, dataset: str, model: str) -> Optional[dict[str, Any]]:
+    path = os.path.join(out, dataset, model, "pair.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as fh:
+        return json.load(fh)
+
+
+def run_bench(
+    base: RunConfig,
+    datasets: Sequence[str],
+    models: Sequence[str],
+    out: str,
+    progress: bool = False,
+    echo: Callable[[str], None] = print,
+) -> list[dict[str, Any]]:
+    """Cross-validate every model on every dataset (skipping finished pairs) and write the tables."""
+    unknown = [m for m in models if m not in BENCH_MODELS]
+    if unknown:
+        raise ConfigError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(BENCH_MODELS)}")
+    if not datasets or not models:
+        raise ConfigError("bench needs at least one dataset and one model")
+    base = dataclasses.replace(base, protocol="cv")
+    os.makedirs(out, exist_ok=True)
+    _check_settings(out, base)
+    pairs, total, done = [], len(datasets) * len(models), 0
+    for dataset in datasets:
+        data = folds = folds_path = None
+        for model in models:
+            done += 1
+            pair = finished_pair(out, dataset, model)
+            if pair is not None:
+                echo(f"[{done}/{total}] {dataset} {model}: finished earlier, "
+                     f"{100 * pair['mean']:.2f} +- {100 * pair['std']:.2f}")
+            else:
+                config = dataclasses.replace(base, dataset=dataset)
+                if model == "diffpool-det" or data is None:
+                    # diffpool-det needs its clusters on the graphs; the others share one load.
+                    data, folds, folds_path = _dataset_folds(
+                        dataclasses.replace(config, model=model if model in MODELS else base.model), out)
+                echo(f"[{done}/{total}] {dataset} {model}: {len(folds)}-fold cross-validation ...")
+                pair = run_pair(config, model, out, data, folds, folds_path, progress)
+                echo(f"[{done}/{total}] {dataset} {model}: {100 * pair['mean']:.2f} +- {100 * pair['std']:.2f} "
+                     f"({pair['seconds']:.0f} s)")
+            pairs.append(pair)
+            write_tables(pairs, out, datasets, models)
+    return pairs
+
+
+def relative_gains(pairs: Sequence[dict[str, Any]], datasets: Sequence[str]) -> dict[str, float]:
+    """Per dataset, the relative gain in % of ``diffpool`` over ``sage-mean`` (both must have run)."""
+    score = {(p["dataset"], p["model"]): p["mean"] for p in pairs}
+    return {d: 100 * (score[d, HEADLINE] - score[d, BASELINE]) / score[d, BASELINE]
+            for d in datasets if (d, HEADLINE) in score and (d, BASELINE) in score and score[d, BASELINE] > 0}
+
+
+def format_table(pairs: Sequence[dict[str, Any]], datasets: Sequence[str], models: Sequence[str]) -> str:
+    """Markdown: models as rows, datasets as columns, mean +- std accuracy in %, then the gain."""
+    cell = {(p["dataset"], p["model"]): f"{100 * p['mean']:.2f} ± {100 * p['std']:.2f}" for p in pairs}
+    lines = ["| model | " + " | ".join(datasets) + " |", "| --- |" + " ---: |" * len(datasets)]
+    for m in models:
+        lines.append(f"| {m} | " + " | ".join(cell.get((d, m), "") for d in datasets) + " |")
+    gains = relative_gains(pairs, datasets)
+    if gains:
+        lines.append("")
+        lines.append(f"Relative gain of {HEADLINE} over {BASELINE}: {statistics.fmean(gains.values()):+.1f}% "
+                     "on average (" + ", ".join(f"{d} {g:+.1f}%" for d, g in gains.items()) + ")")
+    return "\n".join(lines)
+
+
+def write_tables(pairs: Sequence[dict[str, Any]], out: str, datasets: Sequence[str], models: Sequence[str]) -> None:
+    """``table.md``, ``table.csv`` (one row per pair) and ``results.json`` in ``out``."""
+    text = format_table(pairs, datasets, models)
+    tmp = os.path.join(out, "table.md.tmp")
+    with open(tmp, "w") as fh:
+        fh.write(text + "\n")
+    os.replace(tmp, os.path.join(out, "table.md"))
+    tmp = os.path.join(out, "table.csv.tmp")
+    with open(tmp, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["dataset", "model", "mean", "std", "folds", "seconds"])
+        for p in pairs:
+            writer.writerow([p["dataset"], p["model"], f"{p['mean']:.6f}", f"{p['std']:.6f}", len(p["per_fold"]),
+                             f"{p['seconds']:.1f}"])
+    os.replace(tmp, os.path.join(out, "table.csv"))
+    _write_json(os.path.join(out, "results.json"), {"pairs": list(pairs), "gains": relative_gains(pairs, datasets)})
+
+
+__all__ = ["BENCH_MODELS", "format_table", "relative_gains", "run_bench", "run_pair"]

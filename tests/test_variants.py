@@ -1,0 +1,189 @@
+"""The paper's variants and baselines, the kernel path, and `bench` (including its resume)."""
+import dataclasses
+import json
+import os
+
+import dgl
+import numpy as np
+import pytest
+import torch
+
+from dgl_diffpool.data import GraphClassificationData
+from dgl_diffpool.data.clustering import CLUSTER_KEY, cluster_hierarchy, cluster_to_target, graclus_matching
+from dgl_diffpool.data.splits import stratified_kfold
+from dgl_diffpool.errors import ConfigError
+from dgl_diffpool.models import MODELS, DiffPoolDet, build_model
+from dgl_diffpool.nn.cluster_pool import cluster_pool, dense_cluster_pool
+from dgl_diffpool.training import RunConfig
+from dgl_diffpool.training import bench as bench_module
+from dgl_diffpool.training.bench import format_table, run_bench
+from dgl_diffpool.training.kernel_svm import kernel_cross_validate, kernel_matrix
+
+from conftest import dense_adjacency, random_graph
+
+import scipy.sparse as sp
+
+
+def _path(n):
+    src = list(range(n - 1)) + list(range(1, n))
+    dst = list(range(1, n)) + list(range(n - 1))
+    return dgl.graph((src, dst), num_nodes=n)
+
+
+def _adj(g):
+    src, dst = (t.numpy() for t in g.edges())
+    return sp.csr_matrix((np.ones(len(src)), (src, dst)), shape=(g.num_nodes(),) * 2)
+
+
+def test_graclus_matches_heaviest_normalised_neighbours():
+    # Path 0-1-2-3: node 0 can only join 1, then 2 joins 3.
+    assert graclus_matching(_adj(_path(4))).tolist() == [0, 0, 1, 1]
+    # Star centre 0 with leaves 1..3: the centre takes the first leaf, the others stay alone.
+    star = dgl.graph(([0, 0, 0, 1, 2, 3], [1, 2, 3, 0, 0, 0]))
+    assert graclus_matching(_adj(star)).tolist() == [0, 0, 1, 2]
+    # Normalised cut prefers a neighbour of low degree: 0 (deg 2) joins leaf 2 (deg 1), not hub 1.
+    g = dgl.graph(([0, 1, 0, 2, 1, 3, 1, 4], [1, 0, 2, 0, 3, 1, 4, 1]))
+    assert graclus_matching(_adj(g)).tolist() == [0, 1, 0, 1, 2]
+
+
+def test_cluster_hierarchy_is_nested_and_reaches_the_ratio(gen):
+    g = random_graph(60, 0.1, gen, symmetric=True)
+    h = cluster_hierarchy(g, 0.25, 2)
+    assert h.shape == (60, 2)
+    k1, k2 = int(h[:, 0].max()) + 1, int(h[:, 1].max()) + 1
+    assert sorted(set(h[:, 0].tolist())) == list(range(k1)) and k1 <= 15
+    assert k2 <= max(1, -(-k1 // 4)) or k2 < k1
+    # Nested: every level-1 cluster lies inside one level-2 cluster.
+    for c in range(k1):
+        assert len(set(h[h[:, 0] == c, 1].tolist())) == 1
+    assert cluster_hierarchy(g, 0.25, 2).equal(h)  # deterministic
+    # An edgeless graph cannot be contracted: every node stays its own cluster.
+    assert cluster_to_target(sp.csr_matrix((5, 5)), 2).tolist() == [0, 1, 2, 3, 4]
+
+
+def test_det_pooling_sums_inside_and_between_clusters(gen):
+    # Path 0-1-2-3 in clusters {0, 1} and {2, 3}; features are powers of two.
+    g = _path(4)
+    x = torch.tensor([[1.0], [2.0], [4.0], [8.0]])
+    px, padj, mask = cluster_pool(g, x, torch.tensor([0, 0, 1, 1]))
+    torch.testing.assert_close(px, torch.tensor([[[3.0], [12.0]]]))
+    torch.testing.assert_close(padj, torch.tensor([[[2.0, 1.0], [1.0, 2.0]]]))
+    assert mask.tolist() == [[True, True]]
+    # A batch with varied cluster counts equals S^T X and S^T A S per graph.
+    graphs = [random_graph(n, 0.3, gen) for n in (7, 3, 10)]
+    clusters = [torch.randint(0, k, (g.num_nodes(),), generator=gen) for g, k in zip(graphs, (3, 1, 4))]
+    clusters = [torch.unique(c, return_inverse=True)[1] for c in clusters]  # ids 0..k_b-1, all used
+    bg = dgl.batch(graphs)
+    x = torch.randn(bg.num_nodes(), 5, generator=gen, dtype=torch.float64)
+    w = torch.rand(bg.num_edges(), generator=gen, dtype=torch.float64)
+    px, padj, mask = cluster_pool(bg, x, torch.cat(clusters), w)
+    for b, (g, c, xb, wb) in enumerate(zip(graphs, clusters, torch.split(x, [7, 3, 10]),
+                                           torch.split(w, bg.batch_num_edges().tolist()))):
+        k = int(c.max()) + 1
+        s = torch.nn.functional.one_hot(c, k).double()
+        torch.testing.assert_close(px[b, :k], s.T @ xb)
+        torch.testing.assert_close(padj[b, :k, :k], s.T @ dense_adjacency(g, wb) @ s)
+        assert mask[b].sum() == k and px[b, k:].abs().sum() == 0
+    # The dense step with a one-hot assignment does the same on a padded batch.
+    assign = torch.zeros(3, px.shape[1], 2, dtype=torch.float64)
+    assign[:, :, 0] = 1.0
+    dx, dadj, dmask = dense_cluster_pool(px, padj, assign, mask)
+    torch.testing.assert_close(dx[:, 0], px.sum(1))
+    torch.testing.assert_close(dadj[:, 0, 0], padj.sum((1, 2)))
+    assert dmask.tolist() == [[True, False]] * 3
+
+
+def _tiny_data(gen, with_clusters=True):
+    # Class 0: cycles, class 1: paths; the feature is the degree (a path has two ends).
+    graphs, labels = [], []
+    for i in range(24):
+        n = 5 + i % 6
+        g = _path(n) if i % 2 else dgl.add_edges(_path(n), [0, n - 1], [n - 1, 0])
+        g.ndata["feat"] = g.in_degrees().float().unsqueeze(-1)
+        graphs.append(g)
+        labels.append(i % 2)
+    data = GraphClassificationData("tiny", graphs, torch.tensor(labels))
+    if with_clusters:
+        for g in data.graphs:
+            g.ndata[CLUSTER_KEY] = cluster_hierarchy(g, 0.25, 2)
+    return data
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_model_learns_a_tiny_dataset(gen, name):
+    data = _tiny_data(gen)
+    torch.manual_seed(0)
+    model = build_model(name, **data.model_shape(), pool_levels=2, hidden_feats=16, sort_k=6)
+    bg = dgl.batch(data.graphs)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    losses = []
+    for _ in range(30):
+        out = model(bg, bg.ndata["feat"])
+        loss = torch.nn.functional.cross_entropy(out.logits, data.labels) + out.aux_loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.7 * losses[0], losses
+    if name == "diffpool-nolp":
+        assert not model.use_link_loss and out.link_loss > 0
+
+
+def test_det_model_names_missing_clusters(gen):
+    data = _tiny_data(gen, with_clusters=False)
+    model = DiffPoolDet(1, 2)
+    bg = dgl.batch(data.graphs)
+    with pytest.raises(ValueError, match="DiffPool-Det needs ndata\\['det_cluster'\\]"):
+        model(bg, bg.ndata["feat"])
+
+
+def test_wl_kernel_separates_cycles_from_paths(gen):
+    data = _tiny_data(gen, with_clusters=False)
+    gram = kernel_matrix("wl-kernel", data)
+    assert gram.shape == (24, 24) and np.allclose(np.diag(gram), 1.0)
+    # A cycle and a path of the same length share no WL label after one iteration except degree-2 ones.
+    assert gram[0, 2] > gram[0, 1]
+    folds = stratified_kfold(data.labels, 3, 0)
+    result = kernel_cross_validate(gram, data.labels, folds, 0.25, 0)
+    assert result["test_score_mean"] == 1.0 and len(result["per_fold"]) == 3
+    with pytest.raises(ConfigError, match="unknown kernel 'rbf'"):
+        kernel_matrix("rbf", data)
+
+
+def test_bench_resumes_and_writes_tables(tmp_path, data_dir, monkeypatch):
+    base = RunConfig(data_dir=data_dir, epochs=1, hidden=8, mlp_hidden=8, batch_size=128, folds=2)
+    out = str(tmp_path / "bench")
+    pairs = run_bench(base, ["synthetic"], ["sage-mean", "wl-kernel"], out, echo=lambda s: None)
+    assert [p["model"] for p in pairs] == ["sage-mean", "wl-kernel"]
+    assert all(len(p["per_fold"]) == 2 for p in pairs)
+    with open(os.path.join(out, "synthetic", "folds.json")) as fh:
+        folds = json.load(fh)["folds"]
+    with open(os.path.join(out, "synthetic", "sage-mean", "folds.json")) as fh:
+        assert json.load(fh)["folds"] == folds  # the GNN ran on the bench's folds
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a finished pair was run again")
+
+    monkeypatch.setattr(bench_module, "run_pair", fail)
+    lines = []
+    again = run_bench(base, ["synthetic"], ["sage-mean", "wl-kernel"], out, echo=lines.append)
+    assert again == pairs and all("finished earlier" in line for line in lines)
+    table = open(os.path.join(out, "table.md")).read()
+    assert table.splitlines()[0] == "| model | synthetic |" and "| wl-kernel | " in table
+    assert open(os.path.join(out, "table.csv")).read().startswith("dataset,model,mean,std,folds,seconds")
+    with pytest.raises(ConfigError, match="holds a bench with other settings \\(folds: 2 != 3\\)"):
+        run_bench(dataclasses.replace(base, folds=3), ["synthetic"], ["sage-mean"], out)
+    with pytest.raises(ConfigError, match="unknown model\\(s\\) nope"):
+        run_bench(base, ["synthetic"], ["nope"], out)
+
+
+def test_table_reports_the_gain_over_the_mean_pool_baseline():
+    pairs = [
+        {"dataset": "A", "model": "diffpool", "mean": 0.66, "std": 0.01, "per_fold": [], "seconds": 1},
+        {"dataset": "A", "model": "sage-mean", "mean": 0.60, "std": 0.02, "per_fold": [], "seconds": 1},
+        {"dataset": "B", "model": "diffpool", "mean": 0.72, "std": 0.0, "per_fold": [], "seconds": 1},
+        {"dataset": "B", "model": "sage-mean", "mean": 0.80, "std": 0.0, "per_fold": [], "seconds": 1},
+    ]
+    text = format_table(pairs, ["A", "B"], ["diffpool", "sage-mean"])
+    assert "| diffpool | 66.00 ± 1.00 | 72.00 ± 0.00 |" in text
+    assert "+0.0% on average (A +10.0%, B -10.0%)" in text
