@@ -17,6 +17,7 @@ from dgl_diffpool.data.task import METRIC_LABELS
 from dgl_diffpool.errors import DiffPoolError
 from dgl_diffpool.models import MODELS
 from dgl_diffpool.nn import CONV_TYPES, READOUTS
+from dgl_diffpool.plotting import draw_assignments, plot_run
 from dgl_diffpool.training import (
     RunConfig,
     evaluate as evaluate_split,
@@ -28,6 +29,7 @@ from dgl_diffpool.training import (
 from dgl_diffpool.training.config import PROTOCOLS
 from dgl_diffpool.training.bench import BENCH_MODELS, format_table, run_bench
 from dgl_diffpool.training.cross_validation import cross_validate
+from dgl_diffpool.training.distributed import is_main_process
 from dgl_diffpool.training.seeds import repeat_seeds
 from dgl_diffpool.training.engine import BEST, LAST, load_config_dataset
 
@@ -163,11 +165,17 @@ def _train_options(fn: Callable, skip: tuple[str, ...] = ()) -> Callable:
 @click.option("--folds-file", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Cross-validation: reuse these folds (a folds.json of an earlier run).")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+@click.option("--tensorboard", is_flag=True, help="Also write metrics for TensorBoard into RUN_DIR/.../tensorboard.")
+@click.option("--plot/--no-plot", default=True, help="Write the training curves to RUN_DIR/curves.png at the end.")
 @click.pass_context
 @_library_errors
 def train(ctx: click.Context, out: str | None, resume: bool, fold: int | None, folds_file: str | None,
-          progress: bool, **options: Any) -> None:
-    """Train a model; select it on the validation split and test it once."""
+          progress: bool, tensorboard: bool, plot: bool, **options: Any) -> None:
+    """Train a model; select it on the validation split and test it once.
+
+    Under torchrun (torchrun --nproc_per_node=N -m dgl_diffpool_cli train ...) the processes
+    train one model data-parallel: each takes its share of every batch, gradients are averaged,
+    rank 0 writes the run directory and prints."""
     if resume and out is None:
         raise click.UsageError("--resume needs --out, the directory of the run to continue")
     if resume:
@@ -184,11 +192,14 @@ def train(ctx: click.Context, out: str | None, resume: bool, fold: int | None, f
     try:
         if config.protocol == "cv" or config.seeds > 1:
             if config.protocol == "cv":
-                runs = cross_validate(config, out, folds_file, fold, resume=resume, progress=progress)
+                runs = cross_validate(config, out, folds_file, fold, resume=resume, progress=progress,
+                                      tensorboard=tensorboard)
                 unit = "fold"
             else:
-                runs = repeat_seeds(config, out, resume=resume, progress=progress)
+                runs = repeat_seeds(config, out, resume=resume, progress=progress, tensorboard=tensorboard)
                 unit = "seed"
+            if not is_main_process():  # rank 0 of a torchrun job reports
+                return
             label = METRIC_LABELS[runs.metric]
             for row in json.load(open(os.path.join(out, "summary.json")))[f"per_{unit}"]:
                 click.echo(f"{unit} {row[unit]}: test {label} {row['test_score']:.4f} "
@@ -196,12 +207,16 @@ def train(ctx: click.Context, out: str | None, resume: bool, fold: int | None, f
             click.echo(f"{config.model} on {config.dataset}, {len(runs.runs)} {unit}(s): test {label} "
                        f"{100 * runs.mean:.2f} +- {100 * runs.std:.2f}, {time.perf_counter() - tick:.1f} s")
             click.echo(f"run directory: {out}")
+            if plot:
+                click.echo(f"training curves: {plot_run(out)}")
             return
-        result = train_run(config, out, resume=resume, progress=progress)
+        result = train_run(config, out, resume=resume, progress=progress, tensorboard=tensorboard)
     except KeyboardInterrupt:
         raise click.ClickException(
             f"interrupted; continue with: dgl-diffpool train --out {out} --resume"
         ) from None
+    if not is_main_process():
+        return
     label = METRIC_LABELS[result.metric]
     click.echo(
         f"{config.model} on {config.dataset}: best epoch {result.best_epoch + 1} of {result.epochs_run}"
@@ -209,6 +224,41 @@ def train(ctx: click.Context, out: str | None, resume: bool, fold: int | None, f
         f"test {label} {result.test_score:.4f}, {time.perf_counter() - tick:.1f} s"
     )
     click.echo(f"run directory: {out}")
+    if plot:
+        click.echo(f"training curves: {plot_run(out)}")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="PNG to write (default RUN_DIR/curves.png).")
+@_library_errors
+def plot(run_dir: str, out: str | None) -> None:
+    """Plot loss, metric, link and entropy losses per epoch of RUN_DIR (train and validation;
+    every fold or seed of a repeated run, and their mean)."""
+    click.echo(plot_run(run_dir, out))
+
+
+def _checkpoint_and_data(checkpoint: str, dataset: str | None, data_dir: str | None) -> tuple:
+    """The checkpoint (a .pt file or a run directory's best.pt), its model and config, and its dataset."""
+    path = os.path.join(checkpoint, BEST) if os.path.isdir(checkpoint) else checkpoint
+    if os.path.isdir(checkpoint) and not os.path.exists(path):
+        runs = sorted(d for d in os.listdir(checkpoint) if d.startswith(("fold-", "seed-")))
+        if runs:
+            raise click.ClickException(f"{checkpoint} holds several runs ({', '.join(runs)}): name one of them")
+    payload = load_checkpoint(path)
+    model, config = model_from_checkpoint(payload, path)
+    if dataset is not None and dataset != config.dataset:
+        raise click.ClickException(f"{path} was trained on {config.dataset}, not {dataset}")
+    if data_dir is not None:
+        config = dataclasses.replace(config, data_dir=data_dir)
+    _ensure_data_dir(config.data_dir)
+    data = load_config_dataset(config)
+    if data.model_shape() != payload["model_shape"]:
+        raise click.ClickException(
+            f"{path} was trained on {config.dataset} data of shape {payload['model_shape']}, "
+            f"this data is {data.model_shape()}"
+        )
+    return path, payload, model, config, data
 
 
 @cli.command()
@@ -231,24 +281,7 @@ def evaluate(checkpoint: str, dataset: str | None, split: str, data_dir: str | N
             raise click.ClickException(f"{checkpoint} does not exist: not a cross-validation run with that fold")
     elif split not in ("test", "valid", "train"):
         raise click.BadParameter(f"expected test, valid, train or fold:I, got {split!r}", param_hint="--split")
-    path = os.path.join(checkpoint, BEST) if os.path.isdir(checkpoint) else checkpoint
-    if os.path.isdir(checkpoint) and not os.path.exists(path):
-        runs = sorted(d for d in os.listdir(checkpoint) if d.startswith(("fold-", "seed-")))
-        if runs:
-            raise click.ClickException(f"{checkpoint} holds several runs ({', '.join(runs)}): name one of them")
-    payload = load_checkpoint(path)
-    model, config = model_from_checkpoint(payload, path)
-    if dataset is not None and dataset != config.dataset:
-        raise click.ClickException(f"{path} was trained on {config.dataset}, not {dataset}")
-    if data_dir is not None:
-        config = dataclasses.replace(config, data_dir=data_dir)
-    _ensure_data_dir(config.data_dir)
-    data = load_config_dataset(config)
-    if data.model_shape() != payload["model_shape"]:
-        raise click.ClickException(
-            f"{path} was trained on {config.dataset} data of shape {payload['model_shape']}, "
-            f"this data is {data.model_shape()}"
-        )
+    path, payload, model, config, data = _checkpoint_and_data(checkpoint, dataset, data_dir)
     indices = torch.as_tensor(payload["splits"][split], dtype=torch.long)
     dev = resolve_device(device)
     scores = evaluate_split(model.to(dev), data, indices, config.batch_size, dev, **config.batching())
@@ -292,3 +325,28 @@ def bench(datasets: str, models: str, out: str, progress: bool, **options: Any) 
         raise click.ClickException(f"interrupted; rerun the same command to continue in {out}") from None
     click.echo(format_table(pairs, names, model_names))
     click.echo(f"{len(pairs)} pair(s), {time.perf_counter() - tick:.0f} s; tables in {out}")
+
+
+@cli.command()
+@click.argument("checkpoint", type=click.Path(exists=True))
+@click.option("--dataset", default=None, help="The dataset the checkpoint was trained on (checked; default: its own).")
+@click.option("--graph", "graphs", type=click.IntRange(min=0), multiple=True, default=(0,),
+              help="Index of a graph in the dataset; repeat for several graphs on one sheet.")
+@click.option("--level", type=click.IntRange(min=1), default=None,
+              help="Draw coarsened graphs up to this pooling level (default: all).")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="PNG to write (default: assignments-G1-G2....png beside the checkpoint).")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Dataset cache (default: the one the run used).")
+@_library_errors
+def visualize(checkpoint: str, dataset: str | None, graphs: tuple[int, ...], level: int | None, out: str | None,
+              data_dir: str | None) -> None:
+    """Draw what the DiffPool model in CHECKPOINT (a .pt file or a run directory) learnt: each
+    graph coloured by its hard level-1 clusters (argmax of S), the coarsened graph of each level
+    with edge widths from A', and S as a heat map."""
+    path, _, model, _, data = _checkpoint_and_data(checkpoint, dataset, data_dir)
+    if out is None:
+        out = os.path.join(os.path.dirname(os.path.abspath(path)),
+                           "assignments-" + "-".join(str(g) for g in graphs) + ".png")
+    draw_assignments(model, data, list(graphs), out, max_level=level)
+    click.echo(out)

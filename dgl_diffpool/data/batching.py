@@ -12,12 +12,18 @@ from .dataset import GraphClassificationData
 
 class GraphBatch(NamedTuple):
     """A block-diagonal batch: node features :math:`(N, F)`, edge features
-    :math:`(E, F_e)` when the dataset's model uses them (else ``None``), labels."""
+    :math:`(E, F_e)` when the dataset's model uses them (else ``None``), labels.
+
+    ``share`` is this process's part of a sharded global batch times the number of
+    shards (1 unsharded; 0 for a stand-in graph given to a shard left empty), the
+    factor that makes averaged gradients those of the global batch.
+    """
 
     graph: dgl.DGLGraph
     feat: torch.Tensor
     labels: torch.Tensor
     edge_feat: Optional[torch.Tensor] = None
+    share: float = 1.0
 
 
 def batch_indices(
@@ -84,12 +90,25 @@ def iterate_batches(
     device: torch.device | str = "cpu",
     bucket: bool = False,
     max_padded_nodes: int = 0,
+    shard: tuple[int, int] = (0, 1),
 ) -> Iterator[GraphBatch]:
-    """Yield the batches of :func:`batch_indices` as :class:`GraphBatch` on ``device``."""
+    """Yield the batches of :func:`batch_indices` as :class:`GraphBatch` on ``device``.
+
+    With ``shard=(r, W)`` every batch is cut into ``W`` shards and only graphs
+    ``r, r + W, ...`` of it are yielded (data-parallel training: all processes draw the
+    same batches from the same generator). A shard left empty gets the batch's first
+    graph with ``share=0``, so every process still takes part in each step.
+    """
+    rank, shards = shard
     for chunk in batch_indices(data.num_nodes, indices, batch_size, generator, bucket, max_padded_nodes):
         chunk = chunk.tolist()
+        share = 1.0
+        if shards > 1:
+            mine = chunk[rank::shards]
+            share = len(mine) * shards / len(chunk)
+            chunk = mine or chunk[:1]
         graph = dgl.batch([data.graphs[i] for i in chunk]).to(device)
         feat = graph.ndata["feat"]
         feat = feat.float() if feat.is_floating_point() else feat  # integer columns go to embeddings
         edge_feat = graph.edata["feat"] if data.edge_encoder != "none" else None
-        yield GraphBatch(graph, feat, data.labels[chunk].to(device), edge_feat)
+        yield GraphBatch(graph, feat, data.labels[chunk].to(device), edge_feat, share)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import dgl
 import torch
@@ -12,6 +12,19 @@ from ..nn import DenseDiffPool, DenseGNN, DiffPool, dense_readout, sparse_readou
 from ..nn.readout import check_readout
 from .classifier_head import MLPHead
 from .output import ClassifierOutput
+
+
+class CoarsenedLevel(NamedTuple):
+    """One pooling level as :meth:`DiffPoolClassifier.coarsen` reports it.
+
+    ``assign``: the soft assignment into this level's clusters, :math:`(N, K)` for
+    the first pooling (rows of the batch's nodes), :math:`(B, K_{prev}, K)` after;
+    ``adj``: the coarsened adjacency :math:`(B, K, K)`; ``mask``: its clusters :math:`(B, K)`.
+    """
+
+    assign: Tensor
+    adj: Tensor
+    mask: Tensor
 
 
 class DiffPoolClassifier(nn.Module):
@@ -145,3 +158,26 @@ class DiffPoolClassifier(nn.Module):
         if self.use_entropy_loss:
             aux = aux + entropy
         return ClassifierOutput(logits, link, entropy, aux)
+
+    @torch.no_grad()
+    def coarsen(
+        self,
+        graph: dgl.DGLGraph,
+        feat: Tensor,
+        edge_weight: Optional[Tensor] = None,
+        edge_feat: Optional[Tensor] = None,
+    ) -> list[CoarsenedLevel]:
+        """The assignments and coarsened graphs of every pooling level, as :meth:`forward`
+        computes them (call in eval mode for batch-independent results)."""
+        assign = self.first_pool.assignment(graph, feat, edge_weight, edge_feat)
+        _, pooled = self.first_pool(graph, feat, edge_weight, edge_feat)
+        levels = [CoarsenedLevel(assign, _dense(pooled.adj), pooled.mask)]
+        for pool in self.dense_pools:
+            assign = pool.assignment(pooled.x, pooled.adj, pooled.mask)
+            _, pooled = pool(pooled.x, pooled.adj, pooled.mask)
+            levels.append(CoarsenedLevel(assign, _dense(pooled.adj), pooled.mask))
+        return levels
+
+
+def _dense(adj) -> Tensor:
+    return adj if isinstance(adj, Tensor) else adj.to_dense()

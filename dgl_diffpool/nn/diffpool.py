@@ -4,13 +4,21 @@ from __future__ import annotations
 from typing import Optional
 
 import dgl
+import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 from .dense_gnn import DenseGNN
 from .gnn import GNN
 from .low_rank import Adjacency
-from .pooling import PoolOutput, cluster_counts, cluster_mask_from_counts, dense_diff_pool, sparse_diff_pool
+from .pooling import (
+    PoolOutput,
+    _masked_softmax,
+    cluster_counts,
+    cluster_mask_from_counts,
+    dense_diff_pool,
+    sparse_diff_pool,
+)
 
 
 def _cluster_mask(num_nodes: Tensor, ratio: Optional[float], num_clusters: int) -> Optional[Tensor]:
@@ -137,6 +145,22 @@ class DiffPool(_PoolLayer):
             factorize = self.factorize and self.num_clusters >= self.min_factored_clusters
             return z, sparse_diff_pool(graph, z, logits, weight_key, mask, factorize)
 
+    def assignment(
+        self,
+        graph: dgl.DGLGraph,
+        feat: Tensor,
+        edge_weight: Optional[Tensor] = None,
+        edge_feat: Optional[Tensor] = None,
+    ) -> Tensor:
+        r"""The soft assignment :math:`S` that :meth:`forward` pools with: :math:`(N, K_b)`,
+        rows summing to 1 over each graph's allowed clusters (for inspection)."""
+        mask = _cluster_mask(graph.batch_num_nodes(), self.ratio, self.num_clusters)
+        logits = self._assign_logits(self.assign(graph, feat, edge_weight, edge_feat), mask)
+        node_mask = None
+        if mask is not None:
+            node_mask = torch.repeat_interleave(mask, graph.batch_num_nodes().to(mask.device), dim=0)
+        return _masked_softmax(logits, node_mask)[0]
+
 
 class DenseDiffPool(_PoolLayer):
     r"""DiffPool layer on a padded dense batch (levels after the first).
@@ -155,3 +179,10 @@ class DenseDiffPool(_PoolLayer):
         cmask = _cluster_mask(mask.sum(-1), self.ratio, self.num_clusters)
         logits = self._assign_logits(self.assign(x, adj, mask), cmask)
         return z, dense_diff_pool(z, adj, logits, mask, cmask)
+
+    def assignment(self, x: Tensor, adj: Adjacency, mask: Tensor) -> Tensor:
+        """The soft assignment of :meth:`forward`: :math:`(B, N, K)`, zero rows at padded nodes."""
+        cmask = _cluster_mask(mask.sum(-1), self.ratio, self.num_clusters)
+        logits = self._assign_logits(self.assign(x, adj, mask), cmask)
+        allowed = None if cmask is None else cmask.unsqueeze(1)
+        return _masked_softmax(logits, allowed)[0] * mask.unsqueeze(-1).to(x.dtype)

@@ -11,6 +11,7 @@ from torch import nn
 from ..errors import CheckpointError
 from ..models import build_model
 from .config import RunConfig
+from .distributed import is_main_process
 
 FORMAT = "dgl-diffpool-checkpoint-v1"
 
@@ -18,8 +19,11 @@ FORMAT = "dgl-diffpool-checkpoint-v1"
 def save_checkpoint(path: str, payload: dict[str, Any]) -> None:
     """Write ``payload`` to a temporary file beside ``path`` and rename it over ``path``.
 
-    A crash mid-write leaves the previous checkpoint intact.
+    A crash mid-write leaves the previous checkpoint intact. In a distributed run
+    only the main process writes.
     """
+    if not is_main_process():
+        return
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
     os.close(fd)

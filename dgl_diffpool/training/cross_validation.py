@@ -82,6 +82,7 @@ def cross_validate(
     only_fold: Optional[int] = None,
     resume: bool = False,
     progress: bool = False,
+    tensorboard: bool = False,
 ) -> RepeatedResult:
     """Run ``config.folds``-fold stratified CV into ``run_dir/fold-I``.
 
@@ -115,7 +116,7 @@ def cross_validate(
         if done is None:
             splits = fold_split(data.labels, folds[i], config.val_fraction, config.seed + i)
             done = train(config, fold_dir, resume=resume and os.path.exists(os.path.join(fold_dir, LAST)),
-                         progress=progress, data=data, splits=splits)
+                         progress=progress, data=data, splits=splits, tensorboard=tensorboard)
         results.append(done)
     result = RepeatedResult(run_dir, results)
     result.write_summary(config, "fold", ids, folds=len(folds))

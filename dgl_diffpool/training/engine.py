@@ -21,6 +21,9 @@ from ..models import build_model
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from .config import RunConfig
 from .device import resolve_device
+from .distributed import barrier, gather_across_ranks, init_from_env, is_main_process
+from .distributed import rank as dist_rank
+from .distributed import sum_across_ranks, sync_buffers, world_size, wrap_model
 from .metrics import score, task_loss
 
 LAST, BEST = "last.pt", "best.pt"
@@ -58,11 +61,14 @@ def run_epoch(
     generator: Optional[torch.Generator] = None,
     bucket: bool = False,
     max_padded_nodes: int = 0,
+    distributed: bool = False,
 ) -> dict[str, float]:
     """One pass over ``indices``: trains if an ``optimizer`` is given, else evaluates.
 
     Batches are formed by :func:`~dgl_diffpool.data.batching.batch_indices`
     (``bucket``, ``max_padded_nodes``), shuffled by ``generator`` if given.
+    With ``distributed`` (a DistributedDataParallel ``model``) each process takes
+    its shard of every batch and the returned numbers cover all processes' graphs.
 
     Returns graph-weighted means of the loss (the task's cross-entropy plus the
     model's enabled auxiliary losses) and its parts, and the task's metric (key
@@ -73,16 +79,19 @@ def run_epoch(
     totals = dict(loss=0.0, ce=0.0, link=0.0, entropy=0.0)
     seen = 0
     all_logits, all_labels = [], []
+    shard = (dist_rank(), world_size()) if distributed else (0, 1)
     with torch.set_grad_enabled(training):
-        for batch in iterate_batches(data, indices, batch_size, generator, device, bucket, max_padded_nodes):
+        for batch in iterate_batches(data, indices, batch_size, generator, device, bucket, max_padded_nodes, shard):
             out = model(batch.graph, batch.feat, edge_feat=batch.edge_feat)
             ce = task_loss(data.task, out.logits, batch.labels)
             loss = ce + out.aux_loss
             if training:
                 optimizer.zero_grad()
-                loss.backward()
+                (loss * batch.share).backward()
                 nn.utils.clip_grad_norm_(model.parameters(), clip)
                 optimizer.step()
+            if batch.share == 0:  # a stand-in graph of an empty shard: trained with weight 0, not counted
+                continue
             n = batch.labels.numel()
             seen += n
             totals["loss"] += loss.item() * n
@@ -91,6 +100,12 @@ def run_epoch(
             totals["entropy"] += out.entropy_loss.item() * n
             all_logits.append(out.logits.detach().cpu())
             all_labels.append(batch.labels.cpu())
+    if distributed:
+        *sums, seen = sum_across_ranks(list(totals.values()) + [seen])
+        totals = dict(zip(totals, sums))
+        shards = gather_across_ranks((all_logits, all_labels))
+        all_logits = [t for logits, _ in shards for t in logits]
+        all_labels = [t for _, labels in shards for t in labels]
     result = {k: v / max(seen, 1) for k, v in totals.items()}
     if seen:
         result[data.task.metric] = score(data.task, torch.cat(all_logits), torch.cat(all_labels))
@@ -115,6 +130,9 @@ def evaluate(
 
 
 def _write_json(path: str, value: Any, lines: bool = False) -> None:
+    """Atomic JSON (or JSON lines) file; only the main process writes in a distributed run."""
+    if not is_main_process():
+        return
     tmp = path + ".tmp"
     with open(tmp, "w") as fh:
         if lines:
@@ -122,6 +140,9 @@ def _write_json(path: str, value: Any, lines: bool = False) -> None:
         else:
             json.dump(value, fh, indent=2)
     os.replace(tmp, path)
+
+
+TENSORBOARD_DIR = "tensorboard"
 
 
 def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
@@ -171,6 +192,7 @@ def train(
     on_epoch_end: Optional[Callable[[dict[str, Any]], None]] = None,
     data: Optional[GraphClassificationData] = None,
     splits: Optional[dict[str, torch.Tensor]] = None,
+    tensorboard: bool = False,
 ) -> RunResult:
     """Train ``config`` into ``run_dir`` and test the model selected on validation once.
 
@@ -180,8 +202,11 @@ def train(
     continues from ``last.pt`` and ends exactly as an uninterrupted run would.
     ``on_epoch_end`` is called with each epoch's metrics after its checkpoint is written.
     ``data`` and ``splits`` default to the dataset and hold-out split of ``config``.
+    With ``tensorboard`` every epoch's metrics also go to ``run_dir/tensorboard``
+    (TensorBoard's event format, one scalar per metric, step = epoch).
     """
-    device = resolve_device(config.device)
+    device = resolve_device(init_from_env(config.device))
+    distributed = world_size() > 1
     last_path, best_path = os.path.join(run_dir, LAST), os.path.join(run_dir, BEST)
     state: Optional[dict[str, Any]] = None
     if resume:
@@ -210,6 +235,7 @@ def train(
         raise ConfigError(str(exc)) from None
     metric = data.task.metric
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    trained = wrap_model(model, device)  # DistributedDataParallel under torchrun, else the model itself
     history: list[dict[str, Any]] = []
     best = dict(epoch=-1, val_score=-float("inf"), val_loss=float("inf"))
     bad_epochs, start = 0, 0
@@ -223,15 +249,22 @@ def train(
         start = state["epoch"] + 1
     _write_json(os.path.join(run_dir, "config.json"), config.to_dict())
 
+    writer = None
+    if tensorboard and is_main_process():
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(os.path.join(run_dir, TENSORBOARD_DIR))
     stopped = bad_epochs >= config.patience
-    bar = tqdm(range(start, config.epochs), initial=start, total=config.epochs, disable=not progress,
+    bar = tqdm(range(start, config.epochs), initial=start, total=config.epochs,
+               disable=not (progress and is_main_process()),
                desc="epochs", unit="ep", leave=False)
     for epoch in bar:
         if stopped:
             break
         tick = time.perf_counter()
-        tr = run_epoch(model, data, splits["train"], config.batch_size, device, optimizer, config.clip,
-                       _epoch_generator(config.seed, epoch), **config.batching())
+        tr = run_epoch(trained, data, splits["train"], config.batch_size, device, optimizer, config.clip,
+                       _epoch_generator(config.seed, epoch), **config.batching(), distributed=distributed)
+        sync_buffers(model)
         va = evaluate(model, data, splits["valid"], config.batch_size, device, **config.batching())
         row = {"epoch": epoch, **{f"train_{k}": v for k, v in tr.items()},
                **{f"val_{k}": v for k, v in va.items()}, "seconds": time.perf_counter() - tick}
@@ -250,11 +283,20 @@ def train(
                                         rng=torch.get_rng_state(), history=history, best=best,
                                         bad_epochs=bad_epochs, splits=split_lists))
         _write_json(os.path.join(run_dir, "metrics.jsonl"), history, lines=True)
+        barrier()  # no rank reads a checkpoint before rank 0 has written it
         bar.set_postfix(loss=f"{tr['loss']:.3f}", **{f"val_{metric}": f"{va[metric]:.3f}"},
                         best=f"{best['val_score']:.3f}")
+        if writer is not None:
+            for key, value in row.items():
+                if key != "epoch":
+                    split, _, name = key.partition("_")
+                    writer.add_scalar(f"{name}/{split}" if name else key, value, epoch)
+            writer.flush()
         if on_epoch_end is not None:
             on_epoch_end(row)
     bar.close()
+    if writer is not None:
+        writer.close()
 
     best_model, _ = model_from_checkpoint(load_checkpoint(best_path), best_path)
     test = evaluate(best_model.to(device), data, splits["test"], config.batch_size, device, **config.batching())

@@ -9,7 +9,8 @@ from .cross_validation import RepeatedResult, finished_run
 from .engine import LAST, _write_json, load_config_dataset, prepare_run, train
 
 
-def repeat_seeds(config: RunConfig, run_dir: str, resume: bool = False, progress: bool = False) -> RepeatedResult:
+def repeat_seeds(config: RunConfig, run_dir: str, resume: bool = False, progress: bool = False,
+                 tensorboard: bool = False) -> RepeatedResult:
     """Train ``config.seeds`` runs with seeds ``config.seed + i`` into ``run_dir/seed-S``.
 
     The dataset is loaded once; on an official split every run sees the same
@@ -29,7 +30,7 @@ def repeat_seeds(config: RunConfig, run_dir: str, resume: bool = False, progress
         if done is None:
             _, splits = prepare_run(one, data)
             done = train(one, seed_dir, resume=resume and os.path.exists(os.path.join(seed_dir, LAST)),
-                         progress=progress, data=data, splits=splits)
+                         progress=progress, data=data, splits=splits, tensorboard=tensorboard)
         results.append(done)
     result = RepeatedResult(run_dir, results)
     result.write_summary(config, "seed", seeds)

@@ -1,0 +1,101 @@
+"""Data-parallel training with PyTorch's own engine (``torchrun`` + DistributedDataParallel).
+
+Started by ``torchrun`` (which sets ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``
+and ``MASTER_PORT``), every process runs the same training loop: all ranks form the same
+global batches from the same seeded generator and each trains on its share of every batch
+(graphs ``rank, rank + W, ...``); DDP averages the gradients. Each rank's loss is scaled by
+its share of the batch's graphs, so the averaged gradient is that of the global batch's mean
+loss. Only rank 0 writes files; validation and test run on every rank on identical weights,
+so every rank takes the same early-stopping decision.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+
+def world_size() -> int:
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def rank() -> int:
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def is_main_process() -> bool:
+    """True outside distributed runs and on rank 0: the process that writes files."""
+    return rank() == 0
+
+
+def launched_by_torchrun() -> bool:
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def init_from_env(device: str) -> str:
+    """Join the process group ``torchrun`` describes (once); returns the device this rank uses.
+
+    ``gloo`` on CPU, ``nccl`` on CUDA, where rank ``LOCAL_RANK`` takes ``cuda:LOCAL_RANK``.
+    """
+    if not launched_by_torchrun():
+        return device
+    cuda = device.startswith("cuda")
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if cuda else "gloo")
+    return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if cuda else device
+
+
+def wrap_model(model: nn.Module, device: torch.device) -> nn.Module:
+    """DistributedDataParallel around ``model`` when distributed (SyncBatchNorm on CUDA), else ``model``."""
+    if world_size() == 1:
+        return model
+    if device.type == "cuda":
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        return nn.parallel.DistributedDataParallel(model, device_ids=[device.index])
+    return nn.parallel.DistributedDataParallel(model)
+
+
+def barrier() -> None:
+    if world_size() > 1:
+        dist.barrier()
+
+
+def sync_buffers(model: nn.Module) -> None:
+    """Rank 0's buffers (BatchNorm running statistics) to every rank, so evaluation agrees."""
+    if world_size() > 1:
+        for buffer in model.buffers():
+            dist.broadcast(buffer, 0)
+
+
+def sum_across_ranks(values: list[float]) -> list[float]:
+    if world_size() == 1:
+        return values
+    t = torch.tensor(values, dtype=torch.float64)
+    dist.all_reduce(t)
+    return t.tolist()
+
+
+def gather_across_ranks(obj: Any) -> list[Any]:
+    """Every rank's ``obj``, in rank order (small CPU objects such as logits of a shard)."""
+    if world_size() == 1:
+        return [obj]
+    out: list[Any] = [None] * world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
+__all__ = [
+    "barrier",
+    "gather_across_ranks",
+    "init_from_env",
+    "is_main_process",
+    "launched_by_torchrun",
+    "rank",
+    "sum_across_ranks",
+    "sync_buffers",
+    "world_size",
+    "wrap_model",
+]

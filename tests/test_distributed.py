@@ -1,0 +1,91 @@
+"""Data-parallel training under torchrun: 2 processes on loopback with gloo."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from dgl_diffpool.training import load_checkpoint
+
+# BatchNorm statistics are per process and the entropy loss is a mean over each process's
+# nodes, so exact agreement with one process is checked without them (see the README).
+ARGS = ["--epochs", "4", "--no-batch-norm", "--no-entropy-loss", "--dropout", "0", "--batch-size", "50",
+        "--hidden", "8", "--mlp-hidden", "8", "--no-progress", "--no-plot"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _command(data_dir, out, processes, extra=()):
+    cli = ["-m", "dgl_diffpool_cli", "train", "--data-dir", data_dir, "--out", out, *ARGS, *extra]
+    if processes == 1:
+        return [sys.executable, *cli]
+    return [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={processes}",
+            "--master_addr=127.0.0.1", f"--master_port={_free_port()}", *cli]
+
+
+def _env():
+    return {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def _run(cmd):
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+def _metrics(run_dir):
+    with open(os.path.join(run_dir, "metrics.jsonl")) as fh:
+        return [{k: v for k, v in json.loads(line).items() if k not in ("seconds", "train_entropy")} for line in fh]
+
+
+def _close(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        assert a[k] == pytest.approx(b[k], rel=1e-4, abs=1e-6), k
+
+
+@pytest.fixture(scope="module")
+def prepared(data_dir):
+    # Prepare the dataset once so that the processes only read the cache.
+    _run([sys.executable, "-m", "dgl_diffpool_cli", "prep", "--data-dir", data_dir])
+    return data_dir
+
+
+def test_two_processes_match_one_and_a_killed_run_resumes(tmp_path, prepared):
+    one, two, cut = (str(tmp_path / n) for n in ("one", "two", "cut"))
+    _run(_command(prepared, one, 1))
+    output = _run(_command(prepared, two, 2))
+    assert output.count("run directory:") == 1  # only rank 0 reports
+    for a, b in zip(_metrics(one), _metrics(two)):
+        _close(a, b)
+    w1 = load_checkpoint(os.path.join(one, "last.pt"))["model"]
+    w2 = load_checkpoint(os.path.join(two, "last.pt"))["model"]
+    for k in w1:
+        torch.testing.assert_close(w1[k], w2[k], rtol=1e-3, atol=1e-5)
+
+    # Kill a 2-process run (torchrun and its workers) once its first checkpoint exists, then resume it.
+    proc = subprocess.Popen(_command(prepared, cut, 2), env=_env(), start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while not os.path.exists(os.path.join(cut, "last.pt")) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    epochs_done = len(_metrics(cut))
+    assert epochs_done >= 1 and not os.path.exists(os.path.join(cut, "summary.json"))
+    _run(_command(prepared, cut, 2, ["--resume"]))
+    assert len(_metrics(cut)) == 4
+    for a, b in zip(_metrics(two), _metrics(cut)):
+        _close(a, b)
+    with open(os.path.join(two, "summary.json")) as fh, open(os.path.join(cut, "summary.json")) as gh:
+        s1, s2 = json.load(fh), json.load(gh)
+    assert (s1["best_epoch"], s1["test_score"]) == (s2["best_epoch"], s2["test_score"])
