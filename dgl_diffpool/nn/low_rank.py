@@ -80,7 +80,6 @@ class LowRankAdjacency:
         self.sq_norm = square_norm
         batch, k = len(self.sizes), assign.shape[1]
         self.shape = (batch, k, k)
-        self.dtype, self.device = assign.dtype, assign.device
 
         # Degrees of A' from those of A, because the rows of S sum to 1:
         # 1^T A' = (A^T 1)^T S and A' 1 = S^T (A 1).

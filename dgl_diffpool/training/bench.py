@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
 import os
 import statistics
@@ -25,8 +26,8 @@ from .kernel_svm import KERNELS, kernel_cross_validate, kernel_matrix
 
 BENCH_MODELS = MODELS + KERNELS
 SETTINGS_FILE = "bench.json"
-# Fields that belong to a pair, not to the shared settings of a bench.
-_PAIR_FIELDS = ("dataset", "model", "device", "data_dir", "mirror", "epochs")
+# Fields that belong to a pair or to where it runs, not to the shared settings of a bench.
+_PAIR_FIELDS = ("dataset", "model", "device", "data_dir", "mirror")
 BASELINE, HEADLINE = "sage-mean", "diffpool"
 
 
@@ -73,10 +74,9 @@ def run_pair(config: RunConfig, model: str, out: str, data: Any, folds: list, fo
         _write_json(os.path.join(pair_dir, "summary.json"), {"dataset": config.dataset, "model": model, **summary})
     else:
         config = dataclasses.replace(config, model=model)
-        result = cross_validate(config, pair_dir, folds_path, resume=True, progress=progress)
+        cross_validate(config, pair_dir, folds_path, resume=True, progress=progress)
         with open(os.path.join(pair_dir, "summary.json")) as fh:
             summary = json.load(fh)
-        del result
     pair = {"dataset": config.dataset, "model": model, "mean": summary["test_score_mean"],
             "std": summary["test_score_std"], "per_fold": [r["test_score"] for r in summary["per_fold"]],
             "seconds": time.perf_counter() - tick}
@@ -156,19 +156,17 @@ def format_table(pairs: Sequence[dict[str, Any]], datasets: Sequence[str], model
 
 def write_tables(pairs: Sequence[dict[str, Any]], out: str, datasets: Sequence[str], models: Sequence[str]) -> None:
     """``table.md``, ``table.csv`` (one row per pair) and ``results.json`` in ``out``."""
-    text = format_table(pairs, datasets, models)
-    tmp = os.path.join(out, "table.md.tmp")
-    with open(tmp, "w") as fh:
-        fh.write(text + "\n")
-    os.replace(tmp, os.path.join(out, "table.md"))
-    tmp = os.path.join(out, "table.csv.tmp")
-    with open(tmp, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["dataset", "model", "mean", "std", "folds", "seconds"])
-        for p in pairs:
-            writer.writerow([p["dataset"], p["model"], f"{p['mean']:.6f}", f"{p['std']:.6f}", len(p["per_fold"]),
-                             f"{p['seconds']:.1f}"])
-    os.replace(tmp, os.path.join(out, "table.csv"))
+    rows = io.StringIO()
+    writer = csv.writer(rows, lineterminator="\n")
+    writer.writerow(["dataset", "model", "mean", "std", "folds", "seconds"])
+    for p in pairs:
+        writer.writerow([p["dataset"], p["model"], f"{p['mean']:.6f}", f"{p['std']:.6f}", len(p["per_fold"]),
+                         f"{p['seconds']:.1f}"])
+    for name, text in (("table.md", format_table(pairs, datasets, models) + "\n"), ("table.csv", rows.getvalue())):
+        tmp = os.path.join(out, name + ".tmp")
+        with open(tmp, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, os.path.join(out, name))
     _write_json(os.path.join(out, "results.json"), {"pairs": list(pairs), "gains": relative_gains(pairs, datasets)})
 
 

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Any
 
 import torch
 from torch import nn
 
+from ..data.storage import atomic_torch_save
 from ..errors import CheckpointError
 from ..models import build_model
 from .config import RunConfig
@@ -22,17 +22,8 @@ def save_checkpoint(path: str, payload: dict[str, Any]) -> None:
     A crash mid-write leaves the previous checkpoint intact. In a distributed run
     only the main process writes.
     """
-    if not is_main_process():
-        return
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save({"format": FORMAT, **payload}, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    if is_main_process():
+        atomic_torch_save(path, {"format": FORMAT, **payload})
 
 
 def load_checkpoint(path: str) -> dict[str, Any]:
