@@ -32,9 +32,8 @@ def _unwrap(model: nn.Module, graph: dgl.DGLGraph) -> tuple[DiffPoolClassifier, 
     return model, feat, edge_feat
 
 
-def _coarse_graph(adj: torch.Tensor, mask: torch.Tensor) -> nx.Graph:
-    """Undirected weighted graph of the real clusters; weight A'_uv + A'_vu, tiny weights dropped."""
-    keep = torch.nonzero(mask).flatten().tolist()
+def _coarse_graph(adj: torch.Tensor, keep: list[int]) -> nx.Graph:
+    """Undirected weighted graph of the clusters ``keep``; weight A'_uv + A'_vu, tiny weights dropped."""
     sym = (adj + adj.T)[keep][:, keep]
     g = nx.Graph()
     g.add_nodes_from(range(len(keep)))
@@ -93,16 +92,24 @@ def draw_assignments(
                          with_labels=False, width=0.5, edge_color="0.6")
         row[0].set_title(f"graph {i}, label {label}: {graph.num_nodes()} nodes,\n"
                          f"{len(set(clusters))} clusters used (colour = argmax S)")
+        # Expected number of input nodes in each cluster: S^T 1 at level 1, composed after.
+        mass = assign.sum(0)
         for level, ax in enumerate(row[1:1 + len(levels)], start=1):
             coarse = levels[level - 1]
-            cg = _coarse_graph(coarse.adj[0], coarse.mask[0])
+            if level > 1:
+                mass = coarse.assign[0].T @ mass
+            # Clusters holding less than half a node are empty in all but name: not drawn.
+            keep = [k for k in torch.nonzero(coarse.mask[0]).flatten().tolist() if float(mass[k]) >= 0.5]
+            cg = _coarse_graph(coarse.adj[0], keep)
             widths = [cg[u][v]["weight"] for u, v in cg.edges()]
             top = max(widths, default=1.0)
-            colours = ([cmap(k % 20) for k in range(cg.number_of_nodes())] if level == 1
-                       else "tab:gray")
-            nx.draw_networkx(cg, nx.spring_layout(cg, seed=seed), ax=ax, node_color=colours, node_size=80,
-                             with_labels=False, width=[0.5 + 4.0 * w / top for w in widths], edge_color="0.4")
-            ax.set_title(f"level {level}: {cg.number_of_nodes()} clusters (edge width ~ A')")
+            colours = [cmap(k % 20) for k in keep] if level == 1 else "tab:gray"
+            nx.draw_networkx(cg, nx.circular_layout(cg), ax=ax, node_color=colours,
+                             node_size=[60 + 25 * float(mass[k]) for k in keep],
+                             labels={j: f"{float(mass[k]):.0f}" for j, k in enumerate(keep)}, font_size=7,
+                             width=[0.5 + 5.0 * w / top for w in widths], edge_color="0.4")
+            ax.set_title(f"level {level}: {len(keep)} of {int(coarse.mask[0].sum())} clusters hold nodes\n"
+                         "(size, label: nodes held; edge width ~ A')")
         heat = row[-1].imshow(assign.numpy(), aspect="auto", cmap="viridis", vmin=0.0, vmax=1.0)
         row[-1].set_title("S at level 1 (nodes x clusters)")
         row[-1].set_xlabel("cluster")
