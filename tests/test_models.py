@@ -5,7 +5,7 @@ import torch
 from dgl.nn import GINConv, GraphConv, SAGEConv
 
 from dgl_diffpool.models import DiffPoolClassifier, FlatGNNClassifier, build_model
-from dgl_diffpool.nn import DenseGCNConv, DenseGINConv, DenseGNN, DenseSAGEConv, dense_readout
+from dgl_diffpool.nn import GNN, DenseGCNConv, DenseGINConv, DenseGNN, DenseSAGEConv, dense_readout
 
 from conftest import dense_adjacency, random_graph
 
@@ -171,3 +171,20 @@ def test_dense_readout_never_sees_padding():
     torch.testing.assert_close(dense_readout(x, mask, "sum"), torch.tensor([[-5.0, -6.0], [1.0, 2.0]]))
     empty = torch.zeros(1, 3, dtype=torch.bool)
     assert dense_readout(x[:1], empty, "max").abs().sum() == 0
+
+
+def test_s2v_dense_stack_equals_the_sparse_one(gen):
+    torch.manual_seed(0)
+    g = random_graph(9, 0.3, gen)
+    w = torch.rand(g.num_edges(), generator=gen)
+    x = torch.randn(9, 4, generator=gen)
+    sparse = GNN(4, 6, 3, conv="s2v", batch_norm=False)
+    dense = DenseGNN(4, 6, 3, conv="s2v", batch_norm=False)
+    dense.load_state_dict(sparse.state_dict())
+    adj = dense_adjacency(g, w).float().unsqueeze(0)
+    want = dense(x.unsqueeze(0), adj, torch.ones(1, 9, dtype=torch.bool))[0]
+    torch.testing.assert_close(sparse(g, x, edge_weight=w), want, rtol=1e-5, atol=1e-5)
+    # First iteration: relu(W_x x); second: relu(W_x x + W_mu sum of in-neighbours' first outputs).
+    first = torch.relu(sparse.convs[0].fc_x(x))
+    second = torch.relu(sparse.convs[1].fc_x(x) + adj[0].T @ sparse.convs[1].fc_mu(first))
+    torch.testing.assert_close(want[:, 6:12], second, rtol=1e-5, atol=1e-5)

@@ -12,8 +12,8 @@ from .diffpool_det import DiffPoolDet
 from .flat_gnn import FlatGNNClassifier, SortPoolReadout
 
 # The paper's models by name: DiffPool and its variants, then the flat GNN baselines with their readout.
-DIFFPOOL_MODELS = ("diffpool", "diffpool-nolp", "diffpool-det")
-FLAT_MODELS = {"sage-mean": "mean", "sage-set2set": "set2set", "sage-sort": "sort"}
+DIFFPOOL_MODELS = ("diffpool", "diffpool-nolp", "diffpool-det", "s2v-diffpool")
+FLAT_MODELS = {"sage-mean": "mean", "sage-set2set": "set2set", "sage-sort": "sort", "s2v": "sum"}
 MODELS = DIFFPOOL_MODELS + tuple(FLAT_MODELS)
 
 # Options of DiffPoolClassifier that also shape the other models.
@@ -35,9 +35,10 @@ def build_model(
     ``options`` are keyword arguments of :class:`DiffPoolClassifier` (plus ``sort_k``);
     each model takes those that apply to it. ``diffpool-nolp`` is DiffPool without
     the link-prediction loss, ``diffpool-det`` is :class:`DiffPoolDet` (no assignment
-    GNN, no ratio or auxiliary losses), and the flat baselines
-    (:class:`FlatGNNClassifier`: ``sage-mean``, ``sage-set2set``, ``sage-sort``) use
-    only the GNN and MLP options and ``sort_k``.
+    GNN, no ratio or auxiliary losses), ``s2v-diffpool`` is DiffPool with Structure2Vec
+    embedding and assignment GNNs, and the flat baselines (:class:`FlatGNNClassifier`:
+    ``sage-mean``, ``sage-set2set``, ``sage-sort``, and ``s2v``, Structure2Vec with a sum
+    readout) use only the GNN and MLP options and ``sort_k``.
     ``node_encoder="atom"`` puts OGB's ``AtomEncoder`` (of the GNN hidden size)
     in front, and with ``conv="gine"`` ``edge_encoder="bond"`` adds its
     ``BondEncoder`` (see :class:`EncodedClassifier`).
@@ -50,7 +51,9 @@ def build_model(
     elif conv == "gine":
         raise ValueError("conv 'gine' needs the atom encoder in front (OGB molecule datasets)")
     sort_k = options.pop("sort_k", 30)
-    if name in ("diffpool", "diffpool-nolp"):
+    if name.startswith("s2v"):  # Structure2Vec embeddings whatever --conv says
+        options["conv"] = "s2v"
+    if name in ("diffpool", "diffpool-nolp", "s2v-diffpool"):
         if name == "diffpool-nolp":
             options["link_loss"] = False
         model: nn.Module = DiffPoolClassifier(in_feats, num_classes, max_num_nodes, **options)

@@ -59,7 +59,7 @@ class DiffPoolClassifier(nn.Module):
     mlp_hidden : int
         Hidden size of the classifier MLP.
     conv : str
-        ``"sage"``, ``"gcn"``, ``"gin"`` or ``"gine"`` (edge features at level 0).
+        ``"sage"``, ``"gcn"``, ``"gin"``, ``"gine"`` (edge features at level 0) or ``"s2v"``.
     batch_norm : bool
         BatchNorm after each GNN layer (over real nodes only).
     dropout : float

@@ -101,5 +101,32 @@ class DenseGINConv(nn.Module):
         return _zero_padding(self.mlp(h), mask)
 
 
+class DenseS2VConv(nn.Module):
+    r"""Structure2Vec mean-field iteration on dense batches (see :class:`~dgl_diffpool.nn.gnn.S2VConv`).
+
+    .. math::
+        \mu_v' = W_x x_v + W_\mu \sum_u A_{uv} \mu_u
+
+    ``forward(mu, adj, mask, x)`` takes the stack's input ``x`` as well; the first
+    iteration (``first=True``) has no :math:`W_\mu`.
+    """
+
+    def __init__(self, in_feats: int, out_feats: int, first: bool) -> None:
+        super().__init__()
+        self.fc_x = nn.Linear(in_feats, out_feats)
+        self.fc_mu = None if first else nn.Linear(out_feats, out_feats, bias=False)
+
+    def reset_parameters(self) -> None:
+        self.fc_x.reset_parameters()
+        if self.fc_mu is not None:
+            self.fc_mu.reset_parameters()
+
+    def forward(self, mu: Tensor, adj: Adjacency, mask: Tensor, x: Tensor) -> Tensor:
+        out = self.fc_x(x)
+        if self.fc_mu is not None:
+            out = out + propagate(adj, self.fc_mu(mu))
+        return _zero_padding(out, mask)
+
+
 # After pooling there are no edge features: GINE levels continue as GIN on the weighted A'.
 DENSE_CONVS = {"sage": DenseSAGEConv, "gcn": DenseGCNConv, "gin": DenseGINConv, "gine": DenseGINConv}

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .dense_conv import DENSE_CONVS
+from .dense_conv import DENSE_CONVS, DenseS2VConv
 from .gnn import check_stack
 from .low_rank import Adjacency
 
@@ -50,10 +50,14 @@ class DenseGNN(nn.Module):
     ) -> None:
         super().__init__()
         check_stack(conv, num_layers)
-        layer = DENSE_CONVS[conv]
-        self.convs = nn.ModuleList(
-            layer(in_feats if i == 0 else hidden_feats, hidden_feats) for i in range(num_layers)
-        )
+        self.s2v = conv == "s2v"
+        if self.s2v:
+            self.convs = nn.ModuleList(DenseS2VConv(in_feats, hidden_feats, i == 0) for i in range(num_layers))
+        else:
+            layer = DENSE_CONVS[conv]
+            self.convs = nn.ModuleList(
+                layer(in_feats if i == 0 else hidden_feats, hidden_feats) for i in range(num_layers)
+            )
         self.norms = nn.ModuleList(MaskedBatchNorm(hidden_feats) for _ in range(num_layers)) if batch_norm else None
         self.dropout = nn.Dropout(dropout)
         self.activation = activation
@@ -70,7 +74,7 @@ class DenseGNN(nn.Module):
         h, outs = x, []
         node = mask.unsqueeze(-1).to(x.dtype)
         for i, conv in enumerate(self.convs):
-            h = self.activation(conv(h, adj, mask))
+            h = self.activation(conv(h, adj, mask, x) if self.s2v else conv(h, adj, mask))
             if self.norms is not None:
                 h = self.norms[i](h, mask)
             h = self.dropout(h) * node

@@ -9,7 +9,9 @@ import torch.nn.functional as F
 from dgl.nn import GINConv, GINEConv, GraphConv, SAGEConv
 from torch import Tensor, nn
 
-CONV_TYPES = ("sage", "gcn", "gin", "gine")
+from .low_rank import in_neighbour_sum
+
+CONV_TYPES = ("sage", "gcn", "gin", "gine", "s2v")
 
 
 def check_stack(conv: str, num_layers: int) -> None:
@@ -18,6 +20,34 @@ def check_stack(conv: str, num_layers: int) -> None:
         raise ValueError(f"unknown GNN layer type {conv!r}; choose one of {', '.join(CONV_TYPES)}")
     if num_layers < 1:
         raise ValueError(f"a GNN needs at least one layer, got num_layers={num_layers}")
+
+
+class S2VConv(nn.Module):
+    r"""One Structure2Vec mean-field iteration (Dai, Dai and Song, 2016).
+
+    .. math::
+        \mu_v' = W_x x_v + W_\mu \sum_{u \to v} w_{uv} \mu_u
+
+    :math:`x` is the stack's *input* features at every iteration; the first
+    iteration has :math:`\mu = 0` (no :math:`W_\mu`). The stack applies the
+    non-linearity. Weights are not shared between iterations (each is a layer).
+    """
+
+    def __init__(self, in_feats: int, out_feats: int, first: bool) -> None:
+        super().__init__()
+        self.fc_x = nn.Linear(in_feats, out_feats)
+        self.fc_mu = None if first else nn.Linear(out_feats, out_feats, bias=False)
+
+    def reset_parameters(self) -> None:
+        self.fc_x.reset_parameters()
+        if self.fc_mu is not None:
+            self.fc_mu.reset_parameters()
+
+    def forward(self, graph: dgl.DGLGraph, mu: Tensor, x: Tensor, edge_weight: Optional[Tensor] = None) -> Tensor:
+        out = self.fc_x(x)
+        if self.fc_mu is None:
+            return out
+        return out + in_neighbour_sum(graph, self.fc_mu(mu), edge_weight)
 
 
 def _make_conv(conv: str, in_feats: int, out_feats: int) -> nn.Module:
@@ -52,8 +82,10 @@ class GNN(nn.Module):
 
     ``conv`` is GraphSAGE-mean (``"sage"``, self term included), GCN on the graph
     with self-loops added (``"gcn"``), GIN with a learnt :math:`\epsilon` (``"gin"``),
-    or GINE (``"gine"``: GIN whose messages are :math:`\mathrm{ReLU}(h_u + e_{uv})`, with
-    edge features :math:`e_{uv}` of the layer's input size, as OGB's GIN uses bond features).
+    GINE (``"gine"``: GIN whose messages are :math:`\mathrm{ReLU}(h_u + e_{uv})`, with
+    edge features :math:`e_{uv}` of the layer's input size, as OGB's GIN uses bond features),
+    or Structure2Vec mean-field iterations (``"s2v"``, :class:`S2VConv`: every layer sees the
+    stack's input again).
 
     Parameters
     ----------
@@ -64,7 +96,7 @@ class GNN(nn.Module):
     num_layers : int
         Number of layers :math:`L \ge 1`.
     conv : str
-        ``"sage"``, ``"gcn"``, ``"gin"`` or ``"gine"``.
+        ``"sage"``, ``"gcn"``, ``"gin"``, ``"gine"`` or ``"s2v"``.
     batch_norm : bool
         BatchNorm over the nodes of the batch after each layer.
     dropout : float
@@ -96,9 +128,12 @@ class GNN(nn.Module):
             raise ValueError(f"gine layers share edge features of size hidden_feats={hidden_feats}: "
                              f"in_feats must equal it, got {in_feats}")
         self.conv_type = conv
-        self.convs = nn.ModuleList(
-            _make_conv(conv, in_feats if i == 0 else hidden_feats, hidden_feats) for i in range(num_layers)
-        )
+        if conv == "s2v":
+            self.convs = nn.ModuleList(S2VConv(in_feats, hidden_feats, i == 0) for i in range(num_layers))
+        else:
+            self.convs = nn.ModuleList(
+                _make_conv(conv, in_feats if i == 0 else hidden_feats, hidden_feats) for i in range(num_layers)
+            )
         self.norms = nn.ModuleList(
             nn.BatchNorm1d(hidden_feats) if batch_norm else nn.Identity() for _ in range(num_layers)
         )
@@ -137,6 +172,7 @@ class GNN(nn.Module):
             edge_args = dict(edge_weight=edge_weight)
         h, outs = feat, []
         for conv, norm in zip(self.convs, self.norms):
-            h = self.dropout(norm(self.activation(conv(graph, h, **edge_args))))
+            h = conv(graph, h, feat, **edge_args) if self.conv_type == "s2v" else conv(graph, h, **edge_args)
+            h = self.dropout(norm(self.activation(h)))
             outs.append(h)
         return torch.cat(outs, dim=-1)
