@@ -40,8 +40,8 @@ TRAIN_OPTIONS: list[tuple[str, str, Any, str]] = [
     ("--dataset", "dataset", str,
      "Dataset: synthetic (built in), a TU dataset (ENZYMES, PROTEINS, DD, ...) or an OGB one (ogbg-molhiv, ...)."),
     ("--model", "model", click.Choice(MODELS),
-     "Model: DiffPool, DiffPool-NoLP (no link loss), DiffPool-Det (Graclus assignments), or GraphSAGE with a "
-     "mean, Set2Set or SortPool readout."),
+     "Model: DiffPool, DiffPool-NoLP (no link loss), DiffPool-Det (Graclus assignments), DiffPool on "
+     "Structure2Vec, GraphSAGE with a mean, Set2Set or SortPool readout, Structure2Vec, or ECC (edge labels)."),
     ("--pool-levels", "pool_levels", click.IntRange(min=1), "Number of DiffPool layers."),
     ("--ratio", "ratio", click.FloatRange(0, 1, min_open=True), "Assignment ratio: clusters per node."),
     ("--adaptive-clusters/--fixed-clusters", "adaptive_clusters", bool,

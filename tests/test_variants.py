@@ -187,3 +187,34 @@ def test_table_reports_the_gain_over_the_mean_pool_baseline():
     text = format_table(pairs, ["A", "B"], ["diffpool", "sage-mean"])
     assert "| diffpool | 66.00 ± 1.00 | 72.00 ± 0.00 |" in text
     assert "+0.0% on average (A +10.0%, B -10.0%)" in text
+
+
+def test_ecc_filters_depend_on_edge_labels(gen):
+    from dgl_diffpool.models import ECCClassifier
+
+    g = dgl.graph(([0, 1, 1, 2], [1, 0, 2, 1]))
+    g.edata["edge_label"] = torch.tensor([0, 0, 2, 2])
+    x = torch.randn(3, 4, generator=gen)
+    torch.manual_seed(0)
+    model = ECCClassifier(4, 2, num_edge_labels=3, batch_norm=False).eval()
+    assert model.edge_features(g, x).tolist() == [[1, 0, 0], [1, 0, 0], [0, 0, 1], [0, 0, 1]]
+    relabelled = dgl.graph(([0, 1, 1, 2], [1, 0, 2, 1]))
+    relabelled.edata["edge_label"] = torch.tensor([1, 1, 2, 2])
+    assert not torch.allclose(model(g, x).logits, model(relabelled, x).logits)
+    g.edata["edge_label"] = torch.tensor([0, 0, 3, 3])
+    with pytest.raises(ValueError, match="edge labels must be in 0..2, got 3"):
+        model(g, x)
+    del g.edata["edge_label"]
+    with pytest.raises(ValueError, match="built for 3 edge labels but the graph has no"):
+        model(g, x)
+
+
+@pytest.mark.skipif(not os.environ.get("DGL_DIFFPOOL_MIRROR"), reason="DGL_DIFFPOOL_MIRROR is not set")
+def test_ecc_reads_mutag_edge_labels(tmp_path):
+    from dgl_diffpool.data import load_dataset
+
+    data = load_dataset("MUTAG", str(tmp_path), mirror=os.environ["DGL_DIFFPOOL_MIRROR"])
+    assert data.num_edge_labels == 4 and data.model_shape()["num_edge_labels"] == 4
+    model = build_model("ecc", **data.model_shape(), hidden_feats=8)
+    bg = dgl.batch(data.graphs[:10])
+    assert model(bg, bg.ndata["feat"]).logits.shape == (10, 2)

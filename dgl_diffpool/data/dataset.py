@@ -73,7 +73,17 @@ class GraphClassificationData:
     def max_num_nodes(self) -> int:
         return int(self.num_nodes.max())
 
+    @cached_property
+    def num_edge_labels(self) -> int:
+        """Number of TU edge label values (``edata["edge_label"]``), 0 if the graphs have none."""
+        if not self.graphs or "edge_label" not in self.graphs[0].edata:
+            return 0
+        return max((int(g.edata["edge_label"].max()) + 1 for g in self.graphs if g.num_edges()), default=0)
+
     def model_shape(self) -> dict:
         """What a model built for these data depends on (stored in checkpoints)."""
-        return dict(in_feats=self.num_features, num_classes=self.num_classes, max_num_nodes=self.max_num_nodes,
-                    node_encoder=self.node_encoder, edge_encoder=self.edge_encoder)
+        shape = dict(in_feats=self.num_features, num_classes=self.num_classes, max_num_nodes=self.max_num_nodes,
+                     node_encoder=self.node_encoder, edge_encoder=self.edge_encoder)
+        if self.num_edge_labels:  # only datasets with edge labels carry the key (older checkpoints stay valid)
+            shape["num_edge_labels"] = self.num_edge_labels
+        return shape

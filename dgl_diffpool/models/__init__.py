@@ -9,16 +9,18 @@ from .diffpool_classifier import DiffPoolClassifier
 from .encoders import EncodedClassifier
 from .output import ClassifierOutput
 from .diffpool_det import DiffPoolDet
+from .ecc import ECCClassifier
 from .flat_gnn import FlatGNNClassifier, SortPoolReadout
 
 # The paper's models by name: DiffPool and its variants, then the flat GNN baselines with their readout.
 DIFFPOOL_MODELS = ("diffpool", "diffpool-nolp", "diffpool-det", "s2v-diffpool")
 FLAT_MODELS = {"sage-mean": "mean", "sage-set2set": "set2set", "sage-sort": "sort", "s2v": "sum"}
-MODELS = DIFFPOOL_MODELS + tuple(FLAT_MODELS)
+MODELS = DIFFPOOL_MODELS + tuple(FLAT_MODELS) + ("ecc",)
 
 # Options of DiffPoolClassifier that also shape the other models.
 _FLAT_OPTIONS = ("gnn_layers", "hidden_feats", "mlp_hidden", "conv", "batch_norm", "dropout")
 _DET_OPTIONS = _FLAT_OPTIONS + ("pool_levels", "readout")
+_ECC_OPTIONS = ("gnn_layers", "hidden_feats", "mlp_hidden", "batch_norm", "dropout")
 
 
 def build_model(
@@ -28,6 +30,7 @@ def build_model(
     max_num_nodes: int,
     node_encoder: str = "none",
     edge_encoder: str = "none",
+    num_edge_labels: int = 0,
     **options: Any,
 ) -> nn.Module:
     """Build the model ``name`` (one of :data:`MODELS`) for ``num_classes`` outputs.
@@ -38,7 +41,8 @@ def build_model(
     GNN, no ratio or auxiliary losses), ``s2v-diffpool`` is DiffPool with Structure2Vec
     embedding and assignment GNNs, and the flat baselines (:class:`FlatGNNClassifier`:
     ``sage-mean``, ``sage-set2set``, ``sage-sort``, and ``s2v``, Structure2Vec with a sum
-    readout) use only the GNN and MLP options and ``sort_k``.
+    readout) use only the GNN and MLP options and ``sort_k``. ``ecc`` is
+    :class:`ECCClassifier`, conditioned on ``num_edge_labels`` one-hot edge labels.
     ``node_encoder="atom"`` puts OGB's ``AtomEncoder`` (of the GNN hidden size)
     in front, and with ``conv="gine"`` ``edge_encoder="bond"`` adds its
     ``BondEncoder`` (see :class:`EncodedClassifier`).
@@ -59,6 +63,9 @@ def build_model(
         model: nn.Module = DiffPoolClassifier(in_feats, num_classes, max_num_nodes, **options)
     elif name == "diffpool-det":
         model = DiffPoolDet(in_feats, num_classes, **{k: v for k, v in options.items() if k in _DET_OPTIONS})
+    elif name == "ecc":
+        ecc = {k: v for k, v in options.items() if k in _ECC_OPTIONS}
+        model = ECCClassifier(in_feats, num_classes, num_edge_labels, **ecc)
     elif name in FLAT_MODELS:
         flat = {k: v for k, v in options.items() if k in _FLAT_OPTIONS}
         model = FlatGNNClassifier(in_feats, num_classes, readout=FLAT_MODELS[name], sort_k=sort_k, **flat)
@@ -76,6 +83,7 @@ __all__ = [
     "ClassifierOutput",
     "DiffPoolClassifier",
     "DiffPoolDet",
+    "ECCClassifier",
     "EncodedClassifier",
     "FlatGNNClassifier",
     "SortPoolReadout",
