@@ -41,7 +41,8 @@ TRAIN_OPTIONS: list[tuple[str, str, Any, str]] = [
      "Dataset: synthetic (built in), a TU dataset (ENZYMES, PROTEINS, DD, ...) or an OGB one (ogbg-molhiv, ...)."),
     ("--model", "model", click.Choice(MODELS),
      "Model: DiffPool, DiffPool-NoLP (no link loss), DiffPool-Det (Graclus assignments), DiffPool on "
-     "Structure2Vec, GraphSAGE with a mean, Set2Set or SortPool readout, Structure2Vec, or ECC (edge labels)."),
+     "Structure2Vec, GraphSAGE with a mean, Set2Set or SortPool readout, Structure2Vec, ECC (edge labels), "
+     "or PATCHY-SAN."),
     ("--pool-levels", "pool_levels", click.IntRange(min=1), "Number of DiffPool layers."),
     ("--ratio", "ratio", click.FloatRange(0, 1, min_open=True), "Assignment ratio: clusters per node."),
     ("--adaptive-clusters/--fixed-clusters", "adaptive_clusters", bool,
@@ -54,6 +55,8 @@ TRAIN_OPTIONS: list[tuple[str, str, Any, str]] = [
     ("--dropout", "dropout", click.FloatRange(0, 1, max_open=True), "Dropout probability."),
     ("--readout", "readout", click.Choice(READOUTS), "Readout over the nodes of each DiffPool level."),
     ("--sort-k", "sort_k", click.IntRange(min=1), "sage-sort: nodes kept by the SortPool readout."),
+    ("--patchy-width", "patchy_width", click.IntRange(min=1), "patchy-san: receptive fields per graph."),
+    ("--patchy-field", "patchy_field", click.IntRange(min=1), "patchy-san: nodes per receptive field."),
     ("--link-loss/--no-link-loss", "link_loss", bool, "Link-prediction loss (off: DiffPool-NoLP)."),
     ("--entropy-loss/--no-entropy-loss", "entropy_loss", bool, "Assignment-entropy loss."),
     ("--lr", "lr", click.FloatRange(0, min_open=True), "Adam learning rate."),

@@ -10,6 +10,7 @@ import torch
 
 from dgl_diffpool.data import GraphClassificationData
 from dgl_diffpool.data.clustering import CLUSTER_KEY, cluster_hierarchy, cluster_to_target, graclus_matching
+from dgl_diffpool.data.patchy import FIELD_KEY, RANK_KEY, receptive_fields
 from dgl_diffpool.data.splits import stratified_kfold
 from dgl_diffpool.errors import ConfigError
 from dgl_diffpool.models import MODELS, DiffPoolDet, build_model
@@ -106,6 +107,7 @@ def _tiny_data(gen, with_clusters=True):
     if with_clusters:
         for g in data.graphs:
             g.ndata[CLUSTER_KEY] = cluster_hierarchy(g, 0.25, 2)
+            g.ndata[FIELD_KEY], g.ndata[RANK_KEY] = receptive_fields(g, 4)
     return data
 
 
@@ -113,7 +115,8 @@ def _tiny_data(gen, with_clusters=True):
 def test_every_model_learns_a_tiny_dataset(gen, name):
     data = _tiny_data(gen)
     torch.manual_seed(0)
-    model = build_model(name, **data.model_shape(), pool_levels=2, hidden_feats=16, sort_k=6)
+    model = build_model(name, **data.model_shape(), pool_levels=2, hidden_feats=16, sort_k=6,
+                        patchy_width=6, patchy_field=4)
     bg = dgl.batch(data.graphs)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     losses = []
@@ -218,3 +221,22 @@ def test_ecc_reads_mutag_edge_labels(tmp_path):
     model = build_model("ecc", **data.model_shape(), hidden_feats=8)
     bg = dgl.batch(data.graphs[:10])
     assert model(bg, bg.ndata["feat"]).logits.shape == (10, 2)
+
+
+def test_patchy_san_receptive_fields_on_a_path():
+    # Path 0-1-2-3-4 plus isolated node 5: betweenness ranks 2, then 1 and 3 (ids break the tie), 0 and 4, 5.
+    g = dgl.add_nodes(_path(5), 1)
+    fields, rank = receptive_fields(g, 3)
+    assert rank.tolist() == [3, 1, 0, 2, 4, 5]
+    assert fields.tolist() == [[0, 1, 2], [1, 2, 0], [2, 1, 3], [3, 2, 4], [4, 3, 2], [5, -1, -1]]
+    # In a batch, graph b's fields are its best-ranked nodes in rank order, shifted to batch ids.
+    from dgl_diffpool.models import PatchySAN
+
+    small = _path(2)
+    small.ndata[FIELD_KEY], small.ndata[RANK_KEY] = receptive_fields(small, 3)
+    g.ndata[FIELD_KEY], g.ndata[RANK_KEY] = fields, rank
+    index = PatchySAN(1, 2, width=3, field_size=3).field_indices(dgl.batch([small, g]))
+    assert index[0].tolist() == [[0, 1, -1], [1, 0, -1], [-1, -1, -1]]
+    assert index[1].tolist() == [[4, 3, 5], [3, 4, 2], [5, 4, 6]]
+    with pytest.raises(ValueError, match="PATCHY-SAN needs ndata"):
+        PatchySAN(1, 2, width=3, field_size=4).field_indices(dgl.batch([small]))

@@ -11,11 +11,12 @@ from .output import ClassifierOutput
 from .diffpool_det import DiffPoolDet
 from .ecc import ECCClassifier
 from .flat_gnn import FlatGNNClassifier, SortPoolReadout
+from .patchy_san import PatchySAN
 
 # The paper's models by name: DiffPool and its variants, then the flat GNN baselines with their readout.
 DIFFPOOL_MODELS = ("diffpool", "diffpool-nolp", "diffpool-det", "s2v-diffpool")
 FLAT_MODELS = {"sage-mean": "mean", "sage-set2set": "set2set", "sage-sort": "sort", "s2v": "sum"}
-MODELS = DIFFPOOL_MODELS + tuple(FLAT_MODELS) + ("ecc",)
+MODELS = DIFFPOOL_MODELS + tuple(FLAT_MODELS) + ("ecc", "patchy-san")
 
 # Options of DiffPoolClassifier that also shape the other models.
 _FLAT_OPTIONS = ("gnn_layers", "hidden_feats", "mlp_hidden", "conv", "batch_norm", "dropout")
@@ -42,7 +43,8 @@ def build_model(
     embedding and assignment GNNs, and the flat baselines (:class:`FlatGNNClassifier`:
     ``sage-mean``, ``sage-set2set``, ``sage-sort``, and ``s2v``, Structure2Vec with a sum
     readout) use only the GNN and MLP options and ``sort_k``. ``ecc`` is
-    :class:`ECCClassifier`, conditioned on ``num_edge_labels`` one-hot edge labels.
+    :class:`ECCClassifier`, conditioned on ``num_edge_labels`` one-hot edge labels;
+    ``patchy-san`` is :class:`PatchySAN` (``patchy_width``, ``patchy_field``).
     ``node_encoder="atom"`` puts OGB's ``AtomEncoder`` (of the GNN hidden size)
     in front, and with ``conv="gine"`` ``edge_encoder="bond"`` adds its
     ``BondEncoder`` (see :class:`EncodedClassifier`).
@@ -55,6 +57,7 @@ def build_model(
     elif conv == "gine":
         raise ValueError("conv 'gine' needs the atom encoder in front (OGB molecule datasets)")
     sort_k = options.pop("sort_k", 30)
+    patchy = dict(width=options.pop("patchy_width", 32), field_size=options.pop("patchy_field", 10))
     if name.startswith("s2v"):  # Structure2Vec embeddings whatever --conv says
         options["conv"] = "s2v"
     if name in ("diffpool", "diffpool-nolp", "s2v-diffpool"):
@@ -63,6 +66,9 @@ def build_model(
         model: nn.Module = DiffPoolClassifier(in_feats, num_classes, max_num_nodes, **options)
     elif name == "diffpool-det":
         model = DiffPoolDet(in_feats, num_classes, **{k: v for k, v in options.items() if k in _DET_OPTIONS})
+    elif name == "patchy-san":
+        cnn = {k: v for k, v in options.items() if k in ("hidden_feats", "mlp_hidden", "dropout")}
+        model = PatchySAN(in_feats, num_classes, **patchy, **cnn)
     elif name == "ecc":
         ecc = {k: v for k, v in options.items() if k in _ECC_OPTIONS}
         model = ECCClassifier(in_feats, num_classes, num_edge_labels, **ecc)
@@ -86,6 +92,7 @@ __all__ = [
     "ECCClassifier",
     "EncodedClassifier",
     "FlatGNNClassifier",
+    "PatchySAN",
     "SortPoolReadout",
     "build_model",
 ]

@@ -21,7 +21,7 @@ from ..errors import ConfigError
 from ..models import MODELS
 from .config import RunConfig
 from .cross_validation import cross_validate, load_folds
-from .engine import _write_json, load_config_dataset, resolve_protocol
+from .engine import PREPROCESSED_MODELS, _write_json, load_config_dataset, resolve_protocol
 from .kernel_svm import KERNELS, kernel_cross_validate, kernel_matrix
 
 BENCH_MODELS = MODELS + KERNELS
@@ -120,8 +120,8 @@ def run_bench(
                      f"{100 * pair['mean']:.2f} +- {100 * pair['std']:.2f}")
             else:
                 config = dataclasses.replace(base, dataset=dataset)
-                if model == "diffpool-det" or data is None:
-                    # diffpool-det needs its clusters on the graphs; the others share one load.
+                if model in PREPROCESSED_MODELS or data is None:
+                    # Those need their precomputed data on the graphs; the others share one load.
                     data, folds, folds_path = _dataset_folds(
                         dataclasses.replace(config, model=model if model in MODELS else base.model), out)
                 echo(f"[{done}/{total}] {dataset} {model}: {len(folds)}-fold cross-validation ...")

@@ -42,6 +42,8 @@ class RunConfig:
     dropout: float = 0.0
     readout: str = "max"
     sort_k: int = 30
+    patchy_width: int = 32
+    patchy_field: int = 10
     link_loss: bool = True
     entropy_loss: bool = True
     lr: float = 1e-3
@@ -74,6 +76,8 @@ class RunConfig:
             (self.conv in CONV_TYPES, f"conv must be one of {', '.join(CONV_TYPES)}, got {self.conv!r}"),
             (self.readout in READOUTS, f"readout must be one of {', '.join(READOUTS)}, got {self.readout!r}"),
             (self.sort_k >= 1, f"SortPool k must be >= 1, got {self.sort_k}"),
+            (self.patchy_width >= 1 and self.patchy_field >= 1,
+             f"PATCHY-SAN width and field size must be >= 1, got {self.patchy_width} and {self.patchy_field}"),
             (0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}"),
             (self.lr > 0, f"learning rate must be > 0, got {self.lr}"),
             (self.weight_decay >= 0, f"weight decay must be >= 0, got {self.weight_decay}"),
@@ -133,6 +137,8 @@ class RunConfig:
             dropout=self.dropout,
             readout=self.readout,
             sort_k=self.sort_k,
+            patchy_width=self.patchy_width,
+            patchy_field=self.patchy_field,
             link_loss=self.link_loss,
             entropy_loss=self.entropy_loss,
         )

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from ..data import GraphClassificationData, iterate_batches, load_dataset, stratified_split
 from ..data.clustering import attach_cluster_hierarchy
+from ..data.patchy import attach_receptive_fields
 from ..errors import CheckpointError, ConfigError
 from ..models import build_model
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
@@ -143,6 +144,8 @@ def _write_json(path: str, value: Any, lines: bool = False) -> None:
 
 
 TENSORBOARD_DIR = "tensorboard"
+# Models whose graphs carry per-graph precomputed data (see load_config_dataset).
+PREPROCESSED_MODELS = ("diffpool-det", "patchy-san")
 
 
 def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
@@ -150,12 +153,15 @@ def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
 
 
 def load_config_dataset(config: RunConfig) -> GraphClassificationData:
-    """The dataset ``config`` names, with its node features and data sources (and, for
-    ``diffpool-det``, each graph's cluster hierarchy)."""
+    """The dataset ``config`` names, with its node features and data sources (and what
+    :data:`PREPROCESSED_MODELS` precompute per graph: DiffPool-Det's cluster hierarchy,
+    PATCHY-SAN's receptive fields)."""
     data = load_dataset(config.dataset, config.data_dir, seed=config.seed, mirror=config.mirror,
                         features=config.features)
     if config.model == "diffpool-det":
         attach_cluster_hierarchy(data, config.ratio, config.pool_levels, config.data_dir)
+    elif config.model == "patchy-san":
+        attach_receptive_fields(data, config.patchy_field, config.data_dir)
     return data
 
 
