@@ -176,6 +176,15 @@ def test_bench_resumes_and_writes_tables(tmp_path, data_dir, monkeypatch):
     assert open(os.path.join(out, "table.csv")).read().startswith("dataset,model,mean,std,folds,seconds")
     with pytest.raises(ConfigError, match="holds a bench with other settings \\(folds: 2 != 3\\)"):
         run_bench(dataclasses.replace(base, folds=3), ["synthetic"], ["sage-mean"], out)
+    # A settings file from before an option existed agrees while that option keeps its default.
+    with open(os.path.join(out, "bench.json")) as fh:
+        settings = json.load(fh)
+    del settings["sort_k"]
+    with open(os.path.join(out, "bench.json"), "w") as fh:
+        json.dump(settings, fh)
+    assert run_bench(base, ["synthetic"], ["sage-mean"], out, echo=lambda s: None) == pairs[:1]
+    with pytest.raises(ConfigError, match="sort_k: 30 != 5"):
+        run_bench(dataclasses.replace(base, sort_k=5), ["synthetic"], ["sage-mean"], out)
     with pytest.raises(ConfigError, match="unknown model\\(s\\) nope"):
         run_bench(base, ["synthetic"], ["nope"], out)
 

@@ -32,13 +32,19 @@ BASELINE, HEADLINE = "sage-mean", "diffpool"
 
 
 def _check_settings(out: str, base: RunConfig) -> None:
-    """A bench directory holds one set of settings; a rerun with others would mix tables."""
+    """A bench directory holds one set of settings; a rerun with others would mix tables.
+
+    Options newer than the bench's settings file count as agreeing when they are at
+    their defaults (the earlier pairs ran without them).
+    """
     settings = {k: v for k, v in base.to_dict().items() if k not in _PAIR_FIELDS}
     path = os.path.join(out, SETTINGS_FILE)
     if os.path.exists(path):
         with open(path) as fh:
             saved = json.load(fh)
-        diff = [f"{k}: {saved.get(k)!r} != {v!r}" for k, v in settings.items() if saved.get(k) != v]
+        defaults = RunConfig().to_dict()
+        diff = [f"{k}: {saved.get(k, defaults[k])!r} != {v!r}" for k, v in settings.items()
+                if saved.get(k, defaults[k]) != v]
         if diff:
             raise ConfigError(f"{out} holds a bench with other settings ({'; '.join(diff)}); choose another --out")
     else:
