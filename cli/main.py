@@ -306,7 +306,7 @@ def _names(value: str) -> list[str]:
 @cli.command()
 @click.option("--datasets", default="ENZYMES,PROTEINS", help="Comma-separated datasets (TU or built-in).")
 @click.option("--models", default="diffpool,diffpool-nolp,diffpool-det,sage-mean,sage-set2set,sage-sort,wl-kernel",
-              help=f"Comma-separated models: {', '.join(BENCH_MODELS)}.")
+              help=f"Comma-separated models, or all: {', '.join(BENCH_MODELS)}.")
 @click.option("--out", type=click.Path(file_okay=False), default=os.path.join("runs", "bench"),
               help="Bench directory; finished pairs in it are not rerun.")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar per training run.")
@@ -320,7 +320,7 @@ def bench(datasets: str, models: str, out: str, progress: bool, **options: Any) 
     finished pairs and resumes an interrupted one."""
     config = RunConfig(**options, protocol="cv")
     _ensure_data_dir(config.data_dir)
-    names, model_names = _names(datasets), _names(models)
+    names, model_names = _names(datasets), list(BENCH_MODELS) if models == "all" else _names(models)
     tick = time.perf_counter()
     try:
         pairs = run_bench(config, names, model_names, out, progress=progress, echo=click.echo)
