@@ -52,10 +52,12 @@ def wrap_model(model: nn.Module, device: torch.device) -> nn.Module:
     """DistributedDataParallel around ``model`` when distributed (SyncBatchNorm on CUDA), else ``model``."""
     if world_size() == 1:
         return model
+    # Buffers (BatchNorm running statistics) are not broadcast at every forward: training
+    # uses batch statistics, and sync_buffers hands rank 0's to every rank after each epoch.
     if device.type == "cuda":
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-        return nn.parallel.DistributedDataParallel(model, device_ids=[device.index])
-    return nn.parallel.DistributedDataParallel(model)
+        return nn.parallel.DistributedDataParallel(model, device_ids=[device.index], broadcast_buffers=False)
+    return nn.parallel.DistributedDataParallel(model, broadcast_buffers=False)
 
 
 def barrier() -> None:
