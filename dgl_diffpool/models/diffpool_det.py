@@ -93,6 +93,4 @@ class DiffPoolDet(nn.Module):
                 assign = z.new_zeros(graph.batch_size, z.shape[1], int(there.max()) + 1)
                 assign[node_graph, here, there] = 1.0
                 x, adj, mask = dense_cluster_pool(z, adj, assign, mask)
-        logits = self.head(torch.cat(readouts, dim=-1))
-        zero = logits.new_zeros(())
-        return ClassifierOutput(logits, zero, zero, zero)
+        return ClassifierOutput.without_aux(self.head(torch.cat(readouts, dim=-1)))

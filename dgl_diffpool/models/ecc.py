@@ -97,6 +97,4 @@ class ECCClassifier(nn.Module):
         for conv, norm in zip(self.convs, self.norms):
             h = self.dropout(norm(torch.relu(conv(graph, h, efeat))))
             outs.append(h)
-        logits = self.head(sparse_readout(graph, torch.cat(outs, dim=-1), "mean"))
-        zero = logits.new_zeros(())
-        return ClassifierOutput(logits, zero, zero, zero)
+        return ClassifierOutput.without_aux(self.head(sparse_readout(graph, torch.cat(outs, dim=-1), "mean")))

@@ -112,6 +112,4 @@ class FlatGNNClassifier(nn.Module):
     ) -> ClassifierOutput:
         z = self.gnn(graph, feat, edge_weight, edge_feat)
         pooled = sparse_readout(graph, z, self.readout) if self.pool is None else self.pool(graph, z)
-        logits = self.head(pooled)
-        zero = logits.new_zeros(())
-        return ClassifierOutput(logits, zero, zero, zero)
+        return ClassifierOutput.without_aux(self.head(pooled))

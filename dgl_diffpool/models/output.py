@@ -18,3 +18,9 @@ class ClassifierOutput(NamedTuple):
     link_loss: Tensor
     entropy_loss: Tensor
     aux_loss: Tensor
+
+    @classmethod
+    def without_aux(cls, logits: Tensor) -> "ClassifierOutput":
+        """The output of a model without auxiliary losses (all three are zero)."""
+        zero = logits.new_zeros(())
+        return cls(logits, zero, zero, zero)

@@ -89,6 +89,4 @@ class PatchySAN(nn.Module):
         seq = seq.reshape(graph.batch_size, self.width * self.field_size, -1).transpose(1, 2)
         h = self.dropout(torch.relu(self.field_conv(seq)))
         h = torch.relu(self.neighbour_conv(h))
-        logits = self.head(h.flatten(1))
-        zero = logits.new_zeros(())
-        return ClassifierOutput(logits, zero, zero, zero)
+        return ClassifierOutput.without_aux(self.head(h.flatten(1)))
