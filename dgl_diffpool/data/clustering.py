@@ -18,7 +18,7 @@ import scipy.sparse as sp
 import torch
 
 from .dataset import GraphClassificationData
-from .storage import atomic_torch_save
+from .storage import attach_cached_node_data
 
 CLUSTER_KEY = "det_cluster"
 
@@ -101,14 +101,7 @@ def attach_cluster_hierarchy(data: GraphClassificationData, ratio: float, levels
     Computed once per dataset, ratio and depth and cached in ``cache_dir``.
     """
     path = os.path.join(cache_dir, "clusters", f"{data.name}-graclus-r{ratio:g}-l{levels}.pt")
-    sizes = data.num_nodes.tolist()
-    cached = torch.load(path) if os.path.exists(path) else None
-    if cached is None or cached["sizes"] != sizes:
-        clusters = [cluster_hierarchy(g, ratio, levels) for g in data.graphs]
-        cached = {"sizes": sizes, "clusters": torch.cat(clusters) if clusters else torch.zeros(0, levels)}
-        atomic_torch_save(path, cached)
-    for g, c in zip(data.graphs, torch.split(cached["clusters"], sizes)):
-        g.ndata[CLUSTER_KEY] = c
+    attach_cached_node_data(data.graphs, path, lambda g: {CLUSTER_KEY: cluster_hierarchy(g, ratio, levels)})
 
 
 __all__ = ["CLUSTER_KEY", "attach_cluster_hierarchy", "cluster_hierarchy", "cluster_to_target", "graclus_matching"]

@@ -15,7 +15,7 @@ import networkx as nx
 import torch
 
 from .dataset import GraphClassificationData
-from .storage import atomic_torch_save
+from .storage import attach_cached_node_data
 
 FIELD_KEY, RANK_KEY = "patchy_field", "patchy_rank"
 # Exact betweenness is O(n m); larger graphs use this many sampled sources.
@@ -51,15 +51,7 @@ def receptive_fields(graph: dgl.DGLGraph, k: int, seed: int = 0) -> tuple[torch.
 def attach_receptive_fields(data: GraphClassificationData, k: int, cache_dir: str) -> None:
     """Store :func:`receptive_fields` of every graph in ``ndata`` (computed once, cached in ``cache_dir``)."""
     path = os.path.join(cache_dir, "patchy", f"{data.name}-k{k}.pt")
-    sizes = data.num_nodes.tolist()
-    cached = torch.load(path) if os.path.exists(path) else None
-    if cached is None or cached["sizes"] != sizes:
-        pairs = [receptive_fields(g, k) for g in data.graphs]
-        cached = {"sizes": sizes, "fields": torch.cat([f for f, _ in pairs]) if pairs else torch.zeros(0, k),
-                  "rank": torch.cat([r for _, r in pairs]) if pairs else torch.zeros(0)}
-        atomic_torch_save(path, cached)
-    for g, f, r in zip(data.graphs, torch.split(cached["fields"], sizes), torch.split(cached["rank"], sizes)):
-        g.ndata[FIELD_KEY], g.ndata[RANK_KEY] = f, r
+    attach_cached_node_data(data.graphs, path, lambda g: dict(zip((FIELD_KEY, RANK_KEY), receptive_fields(g, k))))
 
 
 __all__ = ["FIELD_KEY", "RANK_KEY", "attach_receptive_fields", "receptive_fields"]

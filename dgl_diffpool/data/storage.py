@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from typing import Callable
 
 import dgl
 import torch
@@ -44,3 +45,25 @@ def atomic_torch_save(path: str, value: object) -> None:
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def attach_cached_node_data(
+    graphs: list[dgl.DGLGraph], path: str, compute: Callable[[dgl.DGLGraph], dict[str, torch.Tensor]]
+) -> None:
+    """Set ``ndata`` of every graph from ``compute(graph)`` (``{key: (n, ...) tensor}``), computed
+    once and cached in ``path``; a cache of other graphs or an unreadable one is rebuilt."""
+    sizes = [g.num_nodes() for g in graphs]
+    cached = None
+    if os.path.exists(path):
+        try:
+            cached = torch.load(path)
+        except Exception:  # a cache, not data: rebuild it
+            cached = None
+    if not isinstance(cached, dict) or cached.get("sizes") != sizes or "data" not in cached:
+        per_graph = [compute(g) for g in graphs]
+        keys = list(per_graph[0]) if per_graph else []
+        cached = {"sizes": sizes, "data": {k: torch.cat([d[k] for d in per_graph]) for k in keys}}
+        atomic_torch_save(path, cached)
+    for key, values in cached["data"].items():
+        for g, part in zip(graphs, torch.split(values, sizes)):
+            g.ndata[key] = part

@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from .gnn import S2VConv
 from .low_rank import Adjacency, in_degree, out_degree, propagate
 
 
@@ -101,8 +102,9 @@ class DenseGINConv(nn.Module):
         return _zero_padding(self.mlp(h), mask)
 
 
-class DenseS2VConv(nn.Module):
-    r"""Structure2Vec mean-field iteration on dense batches (see :class:`~dgl_diffpool.nn.gnn.S2VConv`).
+class DenseS2VConv(S2VConv):
+    r"""Structure2Vec mean-field iteration on dense batches (the parameters of
+    :class:`~dgl_diffpool.nn.gnn.S2VConv`, dense aggregation).
 
     .. math::
         \mu_v' = W_x x_v + W_\mu \sum_u A_{uv} \mu_u
@@ -111,17 +113,7 @@ class DenseS2VConv(nn.Module):
     iteration (``first=True``) has no :math:`W_\mu`.
     """
 
-    def __init__(self, in_feats: int, out_feats: int, first: bool) -> None:
-        super().__init__()
-        self.fc_x = nn.Linear(in_feats, out_feats)
-        self.fc_mu = None if first else nn.Linear(out_feats, out_feats, bias=False)
-
-    def reset_parameters(self) -> None:
-        self.fc_x.reset_parameters()
-        if self.fc_mu is not None:
-            self.fc_mu.reset_parameters()
-
-    def forward(self, mu: Tensor, adj: Adjacency, mask: Tensor, x: Tensor) -> Tensor:
+    def forward(self, mu: Tensor, adj: Adjacency, mask: Tensor, x: Tensor) -> Tensor:  # type: ignore[override]
         out = self.fc_x(x)
         if self.fc_mu is not None:
             out = out + propagate(adj, self.fc_mu(mu))

@@ -144,8 +144,12 @@ def _write_json(path: str, value: Any, lines: bool = False) -> None:
 
 
 TENSORBOARD_DIR = "tensorboard"
-# Models whose graphs carry per-graph precomputed data (see load_config_dataset).
-PREPROCESSED_MODELS = ("diffpool-det", "patchy-san")
+# Models whose graphs carry precomputed node data, and how load_config_dataset attaches it.
+_PREPROCESS: dict[str, Callable[[GraphClassificationData, RunConfig], None]] = {
+    "diffpool-det": lambda data, c: attach_cluster_hierarchy(data, c.ratio, c.pool_levels, c.data_dir),
+    "patchy-san": lambda data, c: attach_receptive_fields(data, c.patchy_field, c.data_dir),
+}
+PREPROCESSED_MODELS = tuple(_PREPROCESS)
 
 
 def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
@@ -158,10 +162,8 @@ def load_config_dataset(config: RunConfig) -> GraphClassificationData:
     PATCHY-SAN's receptive fields)."""
     data = load_dataset(config.dataset, config.data_dir, seed=config.seed, mirror=config.mirror,
                         features=config.features)
-    if config.model == "diffpool-det":
-        attach_cluster_hierarchy(data, config.ratio, config.pool_levels, config.data_dir)
-    elif config.model == "patchy-san":
-        attach_receptive_fields(data, config.patchy_field, config.data_dir)
+    if config.model in _PREPROCESS:
+        _PREPROCESS[config.model](data, config)
     return data
 
 
