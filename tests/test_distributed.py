@@ -65,10 +65,13 @@ def test_two_processes_match_one_and_a_killed_run_resumes(tmp_path, prepared):
     _run(_command(prepared, one, 1))
     output = _run(_command(prepared, two, 2))
     assert output.count("run directory:") == 1  # only rank 0 reports
-    for a, b in zip(_metrics(one), _metrics(two)):
+    m1, m2 = _metrics(one), _metrics(two)
+    assert len(m1) == len(m2) == 4
+    for a, b in zip(m1, m2):
         _close(a, b)
     w1 = load_checkpoint(os.path.join(one, "last.pt"))["model"]
     w2 = load_checkpoint(os.path.join(two, "last.pt"))["model"]
+    assert w1.keys() == w2.keys()
     for k in w1:
         torch.testing.assert_close(w1[k], w2[k], rtol=1e-3, atol=1e-5)
 
@@ -83,8 +86,9 @@ def test_two_processes_match_one_and_a_killed_run_resumes(tmp_path, prepared):
     epochs_done = len(_metrics(cut))
     assert epochs_done >= 1 and not os.path.exists(os.path.join(cut, "summary.json"))
     _run(_command(prepared, cut, 2, ["--resume"]))
-    assert len(_metrics(cut)) == 4
-    for a, b in zip(_metrics(two), _metrics(cut)):
+    resumed = _metrics(cut)
+    assert len(resumed) == len(m2)
+    for a, b in zip(m2, resumed):
         _close(a, b)
     with open(os.path.join(two, "summary.json")) as fh, open(os.path.join(cut, "summary.json")) as gh:
         s1, s2 = json.load(fh), json.load(gh)

@@ -21,22 +21,24 @@ K = 8  # graphs of 7, 1, 5 and 3 nodes are factored, those of 12 and 9 are not
 
 
 def _pool_both(graphs, gen, weighted=False, cluster_mask=None, d=3):
+    """Explicit and factored pooling of the same inputs, and those inputs: x, s and the edge weights."""
     bg = dgl.batch(graphs)
     n = bg.num_nodes()
     x = torch.randn(n, d, generator=gen, dtype=torch.float64, requires_grad=True)
     s = (2 * torch.randn(n, K, generator=gen, dtype=torch.float64)).requires_grad_()
-    key = None
+    inputs, key = [x, s], None
     if weighted:
-        bg.edata["w"] = torch.rand(bg.num_edges(), generator=gen, dtype=torch.float64).add(0.5)
-        key = "w"
+        w = torch.rand(bg.num_edges(), generator=gen, dtype=torch.float64).add(0.5).requires_grad_()
+        bg.edata["w"], key = w, "w"
+        inputs.append(w)
     explicit = sparse_diff_pool(bg, x, s, key, cluster_mask)
     factored = sparse_diff_pool(bg, x, s, key, cluster_mask, factorize=True)
-    return x, s, explicit, factored
+    return inputs, explicit, factored
 
 
 @pytest.mark.parametrize("weighted", [False, True])
 def test_factored_pooling_equals_explicit(varied_graphs, gen, weighted):
-    x, s, explicit, factored = _pool_both(varied_graphs, gen, weighted)
+    inputs, explicit, factored = _pool_both(varied_graphs, gen, weighted)
     adj = factored.adj
     assert isinstance(adj, LowRankAdjacency)
     assert adj.factored == [True, True, False, True, True, False]
@@ -48,7 +50,8 @@ def test_factored_pooling_equals_explicit(varied_graphs, gen, weighted):
     torch.testing.assert_close(factored.entropy_loss, explicit.entropy_loss)
 
     h = torch.randn(len(varied_graphs), K, 4, generator=gen, dtype=torch.float64)
-    s2 = torch.softmax(torch.randn(len(varied_graphs), K, 3, generator=gen, dtype=torch.float64), -1)
+    logits2 = torch.randn(len(varied_graphs), K, 3, generator=gen, dtype=torch.float64)
+    s2 = torch.softmax(logits2, -1)
     for fn, args in [
         (low_rank.propagate, (h,)),
         (low_rank.coarsen, (s2,)),
@@ -60,15 +63,18 @@ def test_factored_pooling_equals_explicit(varied_graphs, gen, weighted):
     torch.testing.assert_close(low_rank.propagate(dense, h), dense.transpose(1, 2) @ h)
 
     def scalar(out, a):
+        nxt = dense_diff_pool(out.x, a, logits2, out.mask)  # the next level pools this adjacency
         return (
             out.x.square().sum() + 3 * out.link_loss + out.entropy_loss
             + low_rank.propagate(a, h).sin().sum() + low_rank.coarsen(a, s2).square().sum()
             + low_rank.square_norm(a).add(1).sqrt().sum() + low_rank.in_degree(a).square().sum()
-            + low_rank.out_degree(a).cos().sum()
+            + low_rank.out_degree(a).cos().sum() + nxt.adj.square().sum() + 5 * nxt.link_loss
         )
 
-    got = torch.autograd.grad(scalar(factored, adj), [x, s])
-    want = torch.autograd.grad(scalar(explicit, dense), [x, s])
+    # With weights, their gradients too: the factored path reaches them through A's products and degrees.
+    got = torch.autograd.grad(scalar(factored, adj), inputs)
+    want = torch.autograd.grad(scalar(explicit, dense), inputs)
+    assert len(got) == (3 if weighted else 2)
     for a, b in zip(got, want):
         assert torch.isfinite(a).all()
         torch.testing.assert_close(a, b)
@@ -77,7 +83,7 @@ def test_factored_pooling_equals_explicit(varied_graphs, gen, weighted):
 def test_factored_pooling_respects_cluster_masks(varied_graphs, gen):
     counts = torch.tensor([8, 1, 8, 2, 8, 3])  # 1 < 1 and 5 < 2 are false: those stay explicit
     mask = cluster_mask_from_counts(counts, K)
-    _, _, explicit, factored = _pool_both(varied_graphs, gen, cluster_mask=mask)
+    _, explicit, factored = _pool_both(varied_graphs, gen, cluster_mask=mask)
     assert factored.adj.factored == [True, False, False, False, True, False]
     torch.testing.assert_close(factored.adj.to_dense(), explicit.adj)
     torch.testing.assert_close(factored.link_loss, explicit.link_loss)
@@ -93,7 +99,7 @@ def test_factored_pooling_respects_cluster_masks(varied_graphs, gen):
 
 def test_no_graph_qualifies_keeps_a_tensor(gen):
     graphs = [random_graph(n, 0.4, gen) for n in (9, 12)]
-    _, _, explicit, factored = _pool_both(graphs, gen)
+    _, explicit, factored = _pool_both(graphs, gen)
     assert torch.is_tensor(factored.adj)
     torch.testing.assert_close(factored.adj, explicit.adj)
 
@@ -109,13 +115,13 @@ def test_factored_link_loss_on_a_hand_made_graph():
     want[0, 0, 1] = want[0, 1, 0] = 1.0
     torch.testing.assert_close(out.adj.to_dense(), want, atol=1e-6, rtol=0)
     assert out.link_loss.item() == pytest.approx(2.0 / 4, abs=1e-5)  # sqrt(4) / n^2
-    torch.testing.assert_close(out.adj.square_norm(), torch.tensor([2.0]), atol=1e-5, rtol=0)
+    torch.testing.assert_close(out.adj.square_norm(), torch.tensor([2.0], dtype=torch.float64), atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("conv", [DenseSAGEConv, DenseGCNConv, DenseGINConv])
 @pytest.mark.parametrize("in_feats", [3, 12])  # SAGE aggregates before or after its linear map
 def test_dense_convs_accept_the_factored_adjacency(varied_graphs, gen, conv, in_feats):
-    _, _, explicit, factored = _pool_both(varied_graphs, gen, weighted=True, d=in_feats)
+    _, explicit, factored = _pool_both(varied_graphs, gen, weighted=True, d=in_feats)
     torch.manual_seed(0)
     layer = conv(in_feats, 6).double()
     mask = factored.mask

@@ -147,20 +147,24 @@ def test_dense_convs_equal_dgl_layers(gen, kind):
         assert out[b, n:].abs().sum() == 0
 
 
-def test_dense_gnn_ignores_padding(gen):
+@pytest.mark.parametrize("conv", ["sage", "gcn", "gin", "s2v"])
+def test_dense_gnn_ignores_padding(conv):
     torch.manual_seed(0)
-    gnn = DenseGNN(3, 4, 2).train()
-    x = torch.randn(2, 5, 3)
-    adj = torch.rand(2, 5, 5)
+    gnn = DenseGNN(3, 4, 2, conv=conv).train()
     mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], dtype=torch.bool)
+    x = torch.randn(2, 5, 3) * mask.unsqueeze(-1)
+    adj = torch.rand(2, 5, 5) * (mask.unsqueeze(2) & mask.unsqueeze(1))
     noisy_x, noisy_adj = x.clone(), adj.clone()
     noisy_x[0, 3:] = 1e3
     noisy_adj[0, 3:, :] = 7.0
     noisy_adj[0, :, 3:] = 7.0
-    clean_adj = adj * (mask.unsqueeze(2) & mask.unsqueeze(1))
-    torch.testing.assert_close(gnn(noisy_x * mask.unsqueeze(-1), clean_adj, mask), gnn(x * mask.unsqueeze(-1), clean_adj, mask))
-    out = gnn(x, clean_adj, mask)
-    assert out[0, 3:].abs().sum() == 0
+    clean = gnn(x, adj, mask)
+    torch.testing.assert_close(gnn(noisy_x, noisy_adj, mask), clean)
+    assert not clean[~mask].any()
+    # In eval mode, graph 0 alone and unpadded gives its rows of the noisy batch.
+    gnn.eval()
+    alone = gnn(x[:1, :3], adj[:1, :3, :3], mask[:1, :3])
+    torch.testing.assert_close(gnn(noisy_x, noisy_adj, mask)[:1, :3], alone)
 
 
 def test_dense_readout_never_sees_padding():
@@ -188,3 +192,36 @@ def test_s2v_dense_stack_equals_the_sparse_one(gen):
     first = torch.relu(sparse.convs[0].fc_x(x))
     second = torch.relu(sparse.convs[1].fc_x(x) + adj[0].T @ sparse.convs[1].fc_mu(first))
     torch.testing.assert_close(want[:, 6:12], second, rtol=1e-5, atol=1e-5)
+
+
+def _rows_seen_by_batch_norms(model):
+    """Filled by the next forward: the rows each BatchNorm of ``model`` normalises, by module."""
+    seen = {}
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm1d):
+            module.register_forward_pre_hook(lambda m, args: seen.__setitem__(m, args[0].shape[0]))
+    return seen
+
+
+@pytest.mark.parametrize("name, n, kwargs", [
+    ("diffpool", 1, dict(adaptive_clusters=True, pool_levels=2)),
+    ("diffpool", 4, dict(adaptive_clusters=True, pool_levels=2)),  # k_b = 1 at every dense level
+    ("diffpool", 1, dict(adaptive_clusters=False, pool_levels=2)),
+    ("diffpool", 4, dict(adaptive_clusters=False, pool_levels=2)),  # fixed K: K_1 = 1 for every graph
+    ("ecc", 1, dict()),
+    ("sage-mean", 1, dict()),
+])
+def test_a_training_step_on_a_batch_of_one_small_graph(gen, name, n, kwargs):
+    torch.manual_seed(0)
+    model = build_model(name, 5, 3, max_num_nodes=16, hidden_feats=8, **kwargs).train()
+    rows = _rows_seen_by_batch_norms(model)
+    g = dgl.add_self_loop(random_graph(n, 0.5, gen, symmetric=True))
+    out = model(g, torch.randn(n, 5, generator=gen))
+    (torch.nn.functional.cross_entropy(out.logits, torch.tensor([1])) + out.aux_loss).backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+    assert 1 in rows.values()
+    # One row: normalised with the running statistics, which stay at their start; more: updated once.
+    for norm, seen in rows.items():
+        assert int(norm.num_batches_tracked) == (seen > 1)
+        if seen == 1:
+            assert not norm.running_mean.any() and torch.equal(norm.running_var, torch.ones(8))

@@ -1,5 +1,6 @@
 """Pictures (training curves, assignments), TensorBoard logs."""
 import json
+import math
 import os
 
 import dgl
@@ -14,6 +15,8 @@ from dgl_diffpool.models import build_model
 from dgl_diffpool.plotting import draw_assignments, plot_run
 from dgl_diffpool.training import RunConfig, cross_validate, train
 from dgl_diffpool_cli.main import cli
+
+from conftest import dense_adjacency
 
 
 def _config(data_dir, **kw):
@@ -62,19 +65,29 @@ def test_assignment_picture_colours_nodes_by_argmax_of_s(tmp_path, data_dir):
         draw_assignments(flat, data, [0], out)
 
 
-def test_coarsen_reports_what_forward_pools(data_dir):
+def test_coarsen_reports_the_assignments_and_their_pooled_graphs(data_dir):
     data = load_dataset("synthetic", data_dir)
     torch.manual_seed(0)
     model = build_model("diffpool", **data.model_shape(), hidden_feats=8, pool_levels=2,
                         adaptive_clusters=True).eval()
-    bg = dgl.batch(data.graphs[:4])
-    levels = model.coarsen(bg, bg.ndata["feat"].float())
-    assert len(levels) == 2
-    rows = levels[0].assign.sum(-1)
-    torch.testing.assert_close(rows, torch.ones_like(rows))
-    _, pooled = model.first_pool(bg, bg.ndata["feat"].float())
-    torch.testing.assert_close(levels[0].adj, pooled.adj)
-    assert levels[1].assign.shape[:2] == pooled.mask.shape
+    graphs = data.graphs[:4]
+    bg = dgl.batch(graphs)
+    first, second = model.coarsen(bg, bg.ndata["feat"].float())
+    # Level 1, graph by graph: S = softmax over the graph's ceil(n / 4) clusters of the assignment
+    # GNN's logits, and A' = S^T A S.
+    pool, sizes = model.first_pool, bg.batch_num_nodes().tolist()
+    for b, (g, s) in enumerate(zip(graphs, first.assign.split(sizes))):
+        k = min(math.ceil(g.num_nodes() / 4), model.num_clusters[0])
+        logits = pool.assign_out(pool.assign(g, g.ndata["feat"].float()))[:, :k]
+        torch.testing.assert_close(s[:, :k], torch.softmax(logits, dim=-1).detach())
+        assert not s[:, k:].any() and first.mask[b].tolist() == [c < k for c in range(first.mask.shape[1])]
+        s = s.double()
+        torch.testing.assert_close(first.adj[b].double(), s.T @ dense_adjacency(g) @ s, rtol=1e-5, atol=1e-5)
+    # Level 2 pools level 1's graphs with its assignment: rows of real clusters sum to 1, the others are 0.
+    rows = second.assign.sum(-1)
+    torch.testing.assert_close(rows, first.mask.float())
+    s2 = second.assign.double()
+    torch.testing.assert_close(second.adj.double(), s2.transpose(1, 2) @ first.adj.double() @ s2, rtol=1e-5, atol=1e-5)
 
 
 def test_cli_train_writes_curves_tensorboard_and_visualize_draws(tmp_path, data_dir):

@@ -23,6 +23,7 @@ from dgl_diffpool.training.kernel_svm import kernel_cross_validate, kernel_matri
 from conftest import dense_adjacency, random_graph
 
 import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
 
 def _path(n):
@@ -52,8 +53,12 @@ def test_cluster_hierarchy_is_nested_and_reaches_the_ratio(gen):
     h = cluster_hierarchy(g, 0.25, 2)
     assert h.shape == (60, 2)
     k1, k2 = int(h[:, 0].max()) + 1, int(h[:, 1].max()) + 1
-    assert sorted(set(h[:, 0].tolist())) == list(range(k1)) and k1 <= 15
-    assert k2 <= max(1, -(-k1 // 4)) or k2 < k1
+    assert sorted(set(h[:, 0].tolist())) == list(range(k1))
+    assert connected_components(_adj(g))[0] == 1
+    # The graph is connected, so rounds go on until at most ceil(r k) clusters remain, and a
+    # round at most halves the count: ceil((target + 1) / 2) <= k_l <= target.
+    for k, target in [(k1, 15), (k2, -(-k1 // 4))]:
+        assert (target + 2) // 2 <= k <= target, (k, target)
     # Nested: every level-1 cluster lies inside one level-2 cluster.
     for c in range(k1):
         assert len(set(h[h[:, 0] == c, 1].tolist())) == 1

@@ -9,7 +9,7 @@ from dgl.nn import NNConv
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from ..nn import sparse_readout
+from ..nn import NodeBatchNorm, sparse_readout
 from .classifier_head import MLPHead
 from .output import ClassifierOutput
 
@@ -57,7 +57,7 @@ class ECCClassifier(nn.Module):
             filters = nn.Sequential(nn.Linear(edge_in, edge_hidden), nn.ReLU(), nn.Linear(edge_hidden, fin * hidden_feats))
             self.convs.append(NNConv(fin, hidden_feats, filters, aggregator_type="mean", residual=True))
         self.norms = nn.ModuleList(
-            nn.BatchNorm1d(hidden_feats) if batch_norm else nn.Identity() for _ in range(gnn_layers)
+            NodeBatchNorm(hidden_feats) if batch_norm else nn.Identity() for _ in range(gnn_layers)
         )
         self.dropout = nn.Dropout(dropout)
         self.head = MLPHead(hidden_feats * gnn_layers, mlp_hidden, num_classes, dropout)

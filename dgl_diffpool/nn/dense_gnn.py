@@ -9,24 +9,8 @@ from torch import Tensor, nn
 
 from .dense_conv import DENSE_CONVS, DenseS2VConv
 from .gnn import check_stack
-from .low_rank import Adjacency
-
-
-class MaskedBatchNorm(nn.Module):
-    """BatchNorm1d over the real nodes of a padded ``(B, N, H)`` batch only.
-
-    Padded rows neither enter the statistics nor receive a value (they stay 0).
-    """
-
-    def __init__(self, num_features: int) -> None:
-        super().__init__()
-        self.norm = nn.BatchNorm1d(num_features)
-
-    def reset_parameters(self) -> None:
-        self.norm.reset_parameters()
-
-    def forward(self, h: Tensor, mask: Tensor) -> Tensor:
-        return torch.zeros_like(h).index_put(torch.nonzero(mask, as_tuple=True), self.norm(h[mask]))
+from .low_rank import Adjacency, mask_adjacency
+from .norm import MaskedBatchNorm
 
 
 class DenseGNN(nn.Module):
@@ -35,7 +19,8 @@ class DenseGNN(nn.Module):
     Parameters are those of :class:`~dgl_diffpool.nn.GNN`. Input: features
     :math:`(B, N, F)`, adjacency :math:`(B, N, N)` (or a
     :class:`~dgl_diffpool.nn.LowRankAdjacency`), node mask :math:`(B, N)`.
-    Output: :math:`(B, N, L H)`, padded rows zero.
+    Output: :math:`(B, N, L H)`, padded rows zero; the rows of ``x`` and the rows and
+    columns of the adjacency at padded nodes are ignored.
     """
 
     def __init__(
@@ -71,8 +56,10 @@ class DenseGNN(nn.Module):
             norm.reset_parameters()
 
     def forward(self, x: Tensor, adj: Adjacency, mask: Tensor) -> Tensor:
-        h, outs = x, []
         node = mask.unsqueeze(-1).to(x.dtype)
+        # Through the aggregations and degrees, padded rows would reach real nodes.
+        x, adj = x * node, mask_adjacency(adj, mask)
+        h, outs = x, []
         for i, conv in enumerate(self.convs):
             h = self.activation(conv(h, adj, mask, x) if self.s2v else conv(h, adj, mask))
             if self.norms is not None:

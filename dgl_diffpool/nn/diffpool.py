@@ -159,7 +159,7 @@ class DiffPool(_PoolLayer):
         node_mask = None
         if mask is not None:
             node_mask = torch.repeat_interleave(mask, graph.batch_num_nodes().to(mask.device), dim=0)
-        return _masked_softmax(logits, node_mask)[0]
+        return _masked_softmax(logits, node_mask)[0].to(logits.dtype)
 
 
 class DenseDiffPool(_PoolLayer):
@@ -185,4 +185,4 @@ class DenseDiffPool(_PoolLayer):
         cmask = _cluster_mask(mask.sum(-1), self.ratio, self.num_clusters)
         logits = self._assign_logits(self.assign(x, adj, mask), cmask)
         allowed = None if cmask is None else cmask.unsqueeze(1)
-        return _masked_softmax(logits, allowed)[0] * mask.unsqueeze(-1).to(x.dtype)
+        return _masked_softmax(logits, allowed)[0].to(x.dtype) * mask.unsqueeze(-1).to(x.dtype)

@@ -10,6 +10,7 @@ from dgl.nn import GINConv, GINEConv, GraphConv, SAGEConv
 from torch import Tensor, nn
 
 from .low_rank import in_neighbour_sum
+from .norm import NodeBatchNorm
 
 CONV_TYPES = ("sage", "gcn", "gin", "gine", "s2v")
 
@@ -98,7 +99,7 @@ class GNN(nn.Module):
     conv : str
         ``"sage"``, ``"gcn"``, ``"gin"``, ``"gine"`` or ``"s2v"``.
     batch_norm : bool
-        BatchNorm over the nodes of the batch after each layer.
+        BatchNorm over the nodes of the batch after each layer (:class:`~dgl_diffpool.nn.NodeBatchNorm`).
     dropout : float
         Dropout probability after each layer.
     activation : callable
@@ -135,7 +136,7 @@ class GNN(nn.Module):
                 _make_conv(conv, in_feats if i == 0 else hidden_feats, hidden_feats) for i in range(num_layers)
             )
         self.norms = nn.ModuleList(
-            nn.BatchNorm1d(hidden_feats) if batch_norm else nn.Identity() for _ in range(num_layers)
+            NodeBatchNorm(hidden_feats) if batch_norm else nn.Identity() for _ in range(num_layers)
         )
         self.dropout = nn.Dropout(dropout)
         self.activation = activation

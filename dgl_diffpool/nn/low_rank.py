@@ -10,8 +10,9 @@ sparse :math:`A_b`, a product :math:`A'^\top H = S^\top (A^\top (S H))` costs
 
 Dense levels never look inside an adjacency; they call the functions of this
 module (:func:`propagate`, :func:`in_degree`, :func:`out_degree`, :func:`coarsen`,
-:func:`square_norm`), which take either a padded ``(B, K, K)`` tensor or a
-:class:`LowRankAdjacency`.
+:func:`square_norm`, :func:`mask_adjacency`), which take either a padded ``(B, K, K)``
+tensor or a :class:`LowRankAdjacency`. Products are computed in the dtype of their
+argument (the link loss coarsens in float64) and :func:`square_norm` is float64.
 """
 from __future__ import annotations
 
@@ -57,8 +58,8 @@ class LowRankAdjacency:
     blocks : dict of int to Tensor
         The explicit :math:`K \times K` blocks of the graphs not factored.
     square_norm : Tensor
-        :math:`\lVert A'_b \rVert_F^2`, shape :math:`(B,)` (computed by the pooling, which
-        needs the same products for its link loss).
+        :math:`\lVert A'_b \rVert_F^2` in float64, shape :math:`(B,)` (computed by the pooling,
+        which needs the same products for its link loss).
     """
 
     def __init__(
@@ -96,18 +97,19 @@ class LowRankAdjacency:
         self._out_deg = zeros.index_add(0, graph_id, assign * d_out.unsqueeze(-1))
 
     def _factored_product(self, right: Tensor) -> list[Tensor]:
-        """Per graph, ``(S_b right_b, A_b^T S_b right_b)`` for factored graphs (None for the others)."""
-        left = [s @ right[b] if f else s.new_zeros(s.shape[0], right.shape[-1])
+        """Per graph, ``(S_b right_b, A_b^T S_b right_b)`` in ``right``'s dtype (zeros for graphs not factored)."""
+        left = [s.to(right.dtype) @ right[b] if f else right.new_zeros(s.shape[0], right.shape[-1])
                 for b, (s, f) in enumerate(zip(self._s, self.factored))]
         stacked = torch.cat(left)
-        moved = in_neighbour_sum(self.graph, stacked, self.weights).split(self.sizes)
+        weights = None if self.weights is None else self.weights.to(right.dtype)
+        moved = in_neighbour_sum(self.graph, stacked, weights).split(self.sizes)
         return list(zip(left, moved))
 
     def propagate(self, h: Tensor) -> Tensor:
         r""":math:`A'^\top_b H_b` per graph: :math:`(B, K, F) \to (B, K, F)`."""
         products = self._factored_product(h)
         out = [
-            self._s[b].T @ products[b][1] if f else self.blocks[b].T @ h[b]
+            self._s[b].to(h.dtype).T @ products[b][1] if f else self.blocks[b].to(h.dtype).T @ h[b]
             for b, f in enumerate(self.factored)
         ]
         return torch.stack(out)
@@ -120,7 +122,7 @@ class LowRankAdjacency:
         """
         products = self._factored_product(assign)
         out = [
-            products[b][1].T @ products[b][0] if f else assign[b].T @ self.blocks[b] @ assign[b]
+            products[b][1].T @ products[b][0] if f else assign[b].T @ self.blocks[b].to(assign.dtype) @ assign[b]
             for b, f in enumerate(self.factored)
         ]
         return torch.stack(out)
@@ -134,7 +136,7 @@ class LowRankAdjacency:
         return self._out_deg
 
     def square_norm(self) -> Tensor:
-        r""":math:`\lVert A'_b \rVert_F^2`, shape :math:`(B,)`."""
+        r""":math:`\lVert A'_b \rVert_F^2` in float64, shape :math:`(B,)`."""
         return self.sq_norm
 
     def to_dense(self) -> Tensor:
@@ -151,7 +153,7 @@ def propagate(adj: Adjacency, h: Tensor) -> Tensor:
     r""":math:`A_b^\top H_b` (row :math:`v` sums :math:`A_{uv} h_u`): :math:`(B, N, F) \to (B, N, F)`."""
     if isinstance(adj, LowRankAdjacency):
         return adj.propagate(h)
-    return torch.bmm(adj.transpose(1, 2), h)
+    return torch.bmm(adj.to(h.dtype).transpose(1, 2), h)
 
 
 def in_degree(adj: Adjacency) -> Tensor:
@@ -168,12 +170,24 @@ def coarsen(adj: Adjacency, assign: Tensor) -> Tensor:
     r""":math:`S_b^\top A_b S_b` for an assignment :math:`(B, N, K)`: :math:`(B, K, K)`."""
     if isinstance(adj, LowRankAdjacency):
         return adj.coarsen(assign)
-    return torch.bmm(torch.bmm(assign.transpose(1, 2), adj), assign)
+    return torch.bmm(torch.bmm(assign.transpose(1, 2), adj.to(assign.dtype)), assign)
 
 
 def square_norm(adj: Adjacency) -> Tensor:
-    r""":math:`\lVert A_b \rVert_F^2`, shape :math:`(B,)`."""
-    return adj.square_norm() if isinstance(adj, LowRankAdjacency) else adj.pow(2).sum((-2, -1))
+    r""":math:`\lVert A_b \rVert_F^2` in float64 (a term of the link loss), shape :math:`(B,)`."""
+    return adj.square_norm() if isinstance(adj, LowRankAdjacency) else adj.double().pow(2).sum((-2, -1))
+
+
+def mask_adjacency(adj: Adjacency, mask: Tensor) -> Adjacency:
+    r"""``adj`` with the rows and columns of padded nodes (``mask`` false, :math:`(B, N)`) zeroed.
+
+    A :class:`LowRankAdjacency` is returned as it is: with ``mask`` its cluster mask, its
+    padded clusters are exactly zero already.
+    """
+    if isinstance(adj, LowRankAdjacency):
+        return adj
+    node = mask.to(adj.dtype)
+    return adj * node.unsqueeze(-1) * node.unsqueeze(-2)
 
 
 __all__ = [
@@ -182,6 +196,7 @@ __all__ = [
     "coarsen",
     "in_degree",
     "in_neighbour_sum",
+    "mask_adjacency",
     "out_degree",
     "propagate",
     "square_norm",

@@ -11,6 +11,8 @@ Loss conventions (shared by both functions):
   \\rVert_F / n_b^2`, so its scale does not depend on batch size or padding;
 * entropy loss: the mean over real nodes of :math:`-\\sum_k S_{ik} \\log S_{ik}`.
 
+Both are returned in the dtype of the inputs but computed in float64 (see ``_link_loss``).
+
 For a batch holding one graph both equal PyG's ``dense_diff_pool``.
 """
 from __future__ import annotations
@@ -21,7 +23,7 @@ import dgl
 import torch
 from torch import Tensor
 
-from .low_rank import Adjacency, LowRankAdjacency, coarsen, in_neighbour_sum, square_norm
+from .low_rank import Adjacency, LowRankAdjacency, coarsen, in_neighbour_sum, mask_adjacency, square_norm
 
 
 class PoolOutput(NamedTuple):
@@ -73,7 +75,12 @@ def cluster_mask_from_counts(counts: Tensor, num_clusters: Optional[int] = None)
 
 
 def _masked_softmax(logits: Tensor, cluster_mask: Optional[Tensor]) -> tuple[Tensor, Tensor]:
-    """Row softmax and its log over the allowed clusters; masked entries are exactly 0."""
+    """Row softmax and its log over the allowed clusters, in float64; masked entries are exactly 0.
+
+    float64 because near a hard assignment the softmax's backward, s_k (g_k - <s, g>),
+    cancels: in float32 the link loss's gradient is off by 2e-3 (two cliques, logits +-5).
+    """
+    logits = logits.double()
     if cluster_mask is not None:
         logits = logits.masked_fill(~cluster_mask, float("-inf"))
     s = torch.softmax(logits, dim=-1)
@@ -90,22 +97,23 @@ def _safe_sqrt(sq: Tensor) -> Tensor:
     return torch.where(positive, sq.clamp_min(torch.finfo(sq.dtype).tiny).sqrt(), torch.zeros_like(sq))
 
 
-def _link_loss(sq_norm_a: Tensor, trace: Tensor, sts_sq: Tensor, num_nodes: Tensor) -> Tensor:
-    """Mean over graphs of ||A_b - S_b S_b^T||_F / n_b^2 from the trace identity.
+def _link_loss(sq_norm_a: Tensor, trace: Tensor, sts_sq: Tensor, num_nodes: Tensor, dtype: torch.dtype) -> Tensor:
+    """Mean over graphs of ||A_b - S_b S_b^T||_F / n_b^2 from the trace identity, cast to ``dtype``.
 
     ``||A - S S^T||^2 = ||A||^2 - 2 tr(S^T A S) + ||S^T S||^2``; the caller supplies
-    the three terms per graph, shape (B,), so no n x n product is needed.
+    the three terms per graph, shape (B,), so no n x n product is needed. They must be
+    float64, computed from the very S (in the input dtype) and A the pooling uses: when
+    S fits A they are of the size of ||A||^2 and their sum is not (two cliques, logits
+    +-5: 7e-8 against 5), so in float32 the loss and its gradient would be 0.
     """
     sq = sq_norm_a - 2.0 * trace + sts_sq
     n2 = num_nodes.clamp_min(1).to(sq.dtype).pow(2)
-    return (_safe_sqrt(sq) / n2).mean()
+    return (_safe_sqrt(sq) / n2).mean().to(dtype)
 
 
-def _padded_link_terms(pooled_adj: Tensor, s: Tensor) -> tuple[Tensor, Tensor]:
-    """tr(S^T A S) and ||S^T S||_F^2 per graph from a padded (B, n, K) assignment."""
-    trace = torch.diagonal(pooled_adj, dim1=-2, dim2=-1).sum(-1)
-    sts = torch.bmm(s.transpose(1, 2), s)
-    return trace, sts.pow(2).sum((-2, -1))
+def _gram_square_norm(s: Tensor) -> Tensor:
+    """||S_b^T S_b||_F^2 per graph of a padded (B, n, K) assignment."""
+    return torch.bmm(s.transpose(1, 2), s).pow(2).sum((-2, -1))
 
 
 def _entropy_loss(s: Tensor, log_s: Tensor, num_real_nodes: int) -> Tensor:
@@ -186,15 +194,21 @@ def sparse_diff_pool(
     position = torch.arange(n_total, device=device) - offsets[graph_id]
 
     node_cluster_mask = None if cluster_mask is None else cluster_mask[graph_id]
-    assign, log_assign = _masked_softmax(s, node_cluster_mask)
+    prob, log_prob = _masked_softmax(s, node_cluster_mask)
+    assign = prob.to(s.dtype)
+    entropy = _entropy_loss(prob, log_prob, n_total).to(s.dtype)
 
     weights = None
     if edge_weight is not None:
         weights = graph.edata[edge_weight].reshape(-1).to(assign.dtype)
+    # The link loss's terms in float64, from the S and weights the pooling uses.
+    assign64 = assign.double()
+    weights64 = None if weights is None else weights.double()
     # at_s[v] = sum_{u->v} w_uv S_u, i.e. A^T S.
-    at_s = in_neighbour_sum(graph, assign, weights)
-    sq_norm_a = _edge_square_norms(graph, weights, assign.dtype)
-    entropy = _entropy_loss(assign, log_assign, n_total)
+    at_s64 = in_neighbour_sum(graph, assign64, weights64)
+    sq_norm_a = _edge_square_norms(graph, weights64)
+    # tr(S^T A S) = sum_v <S_v, (A^T S)_v>
+    trace = assign64.new_zeros(batch_size).index_add(0, graph_id, (assign64 * at_s64).sum(-1))
     mask = (
         cluster_mask
         if cluster_mask is not None
@@ -206,21 +220,21 @@ def sparse_diff_pool(
         counts = mask.sum(-1)
         factored = (num_nodes.to(counts.device) < counts).tolist()
     if factored is not None and any(factored):
-        return _pool_factored(graph, weights, x, assign, at_s, factored, sq_norm_a, mask, entropy)
+        pooled_x, pooled_adj, sts_sq = _pool_factored(graph, weights, x, assign, at_s64, factored)
+    else:
+        n_max = int(num_nodes.max()) if batch_size else 0
+        index = (graph_id, position)
 
-    n_max = int(num_nodes.max()) if batch_size else 0
-    index = (graph_id, position)
+        def pad(t: Tensor) -> Tensor:
+            return t.new_zeros(batch_size, n_max, t.shape[1]).index_put(index, t)
 
-    def pad(t: Tensor) -> Tensor:
-        return t.new_zeros(batch_size, n_max, t.shape[1]).index_put(index, t)
+        s_pad = pad(assign)
+        pooled_x = torch.bmm(s_pad.transpose(1, 2), pad(x))
+        # (A^T S)^T S = S^T A S
+        pooled_adj = torch.bmm(pad(at_s64.to(assign.dtype)).transpose(1, 2), s_pad)
+        sts_sq = _gram_square_norm(pad(assign64))
 
-    s_pad, x_pad, ats_pad = pad(assign), pad(x), pad(at_s)
-    s_t = s_pad.transpose(1, 2)
-    pooled_x = torch.bmm(s_t, x_pad)
-    # (A^T S)^T S = S^T A S
-    pooled_adj = torch.bmm(ats_pad.transpose(1, 2), s_pad)
-
-    link = _link_loss(sq_norm_a, *_padded_link_terms(pooled_adj, s_pad), num_nodes)
+    link = _link_loss(sq_norm_a, trace, sts_sq, num_nodes, s.dtype)
     return PoolOutput(pooled_x, pooled_adj, mask, link, entropy)
 
 
@@ -229,50 +243,47 @@ def _pool_factored(
     weights: Optional[Tensor],
     x: Tensor,
     assign: Tensor,
-    at_s: Tensor,
+    at_s64: Tensor,
     factored: list[bool],
-    sq_norm_a: Tensor,
-    mask: Tensor,
-    entropy: Tensor,
-) -> PoolOutput:
+) -> tuple[Tensor, LowRankAdjacency, Tensor]:
     """Graph-by-graph pooling that keeps A'_b factored where n_b < k_b (no padding to n_max).
 
-    For a factored graph the n_b x n_b Gram matrix G = S S^T gives both
-    ||S^T S||^2 = ||G||^2 and ||S^T A S||^2 = <(A^T S)(A^T S)^T, G>; the others
-    form their K x K block.
+    Returns S^T X, the adjacency and ||S_b^T S_b||_F^2 per graph (float64). For a
+    factored graph the n_b x n_b Gram matrix G = S S^T gives both ||S^T S||^2 = ||G||^2
+    and ||S^T A S||^2 = <(A^T S)(A^T S)^T, G>; the others form their K x K block. The
+    square norms are float64 (the next level's link loss) and, like the products the
+    adjacency computes in float64, come from the float32 S it keeps.
     """
-    num_nodes = graph.batch_num_nodes()
-    sizes = num_nodes.tolist()
-    parts = zip(assign.split(sizes), at_s.split(sizes), x.split(sizes))
-    pooled_x, trace, sts_sq, adj_sq, blocks = [], [], [], [], {}
-    for b, (s, ats, xb) in enumerate(parts):
+    sizes = graph.batch_num_nodes().tolist()
+    at_s = at_s64.to(assign.dtype)
+    parts = zip(assign.split(sizes), at_s.split(sizes), at_s64.split(sizes), x.split(sizes))
+    pooled_x, sts_sq, adj_sq, blocks = [], [], [], {}
+    for b, (s, ats, ats64, xb) in enumerate(parts):
         pooled_x.append(s.T @ xb)
+        s64 = s.double()
         if factored[b]:
-            gram = s @ s.T
-            trace.append((ats * s).sum())
+            gram = s64 @ s64.T
             sts_sq.append(gram.pow(2).sum())
-            adj_sq.append(((ats @ ats.T) * gram).sum())
+            adj_sq.append(((ats64 @ ats64.T) * gram).sum())
         else:
-            block = ats.T @ s
-            blocks[b] = block
-            trace.append(block.diagonal().sum())
-            sts_sq.append((s.T @ s).pow(2).sum())
-            adj_sq.append(block.pow(2).sum())
+            blocks[b] = ats.T @ s
+            sts_sq.append((s64.T @ s64).pow(2).sum())
+            adj_sq.append(blocks[b].double().pow(2).sum())
     adj = LowRankAdjacency(graph, weights, assign, at_s, factored, blocks, torch.stack(adj_sq))
-    link = _link_loss(sq_norm_a, torch.stack(trace), torch.stack(sts_sq), num_nodes.to(x.device))
-    return PoolOutput(torch.stack(pooled_x), adj, mask, link, entropy)
+    return torch.stack(pooled_x), adj, torch.stack(sts_sq)
 
 
-def _edge_square_norms(graph: dgl.DGLGraph, weights: Optional[Tensor], dtype: torch.dtype) -> Tensor:
-    """||A_b||_F^2 per graph, with duplicate edges summed as in a dense adjacency."""
+def _edge_square_norms(graph: dgl.DGLGraph, weights64: Optional[Tensor]) -> Tensor:
+    """||A_b||_F^2 per graph in float64, with duplicate edges summed as in a dense adjacency."""
     batch_size = graph.batch_size
     src, dst = graph.edges()
     num_edges = graph.batch_num_edges()
+    dtype = torch.float64
     out = torch.zeros(batch_size, dtype=dtype, device=src.device)
     if src.numel() == 0:
         return out
     edge_graph = torch.repeat_interleave(torch.arange(batch_size, device=src.device), num_edges)
-    w = torch.ones(src.numel(), dtype=dtype, device=src.device) if weights is None else weights
+    w = torch.ones(src.numel(), dtype=dtype, device=src.device) if weights64 is None else weights64
     key = src * graph.num_nodes() + dst
     unique_key, inverse = torch.unique(key, return_inverse=True)
     if unique_key.numel() == key.numel():
@@ -337,20 +348,23 @@ def dense_diff_pool(
     if cluster_mask is None:
         cluster_mask = torch.ones(batch_size, k, dtype=torch.bool, device=x.device)
 
-    assign, log_assign = _masked_softmax(s, cluster_mask.unsqueeze(1))
-    node = mask.unsqueeze(-1).to(x.dtype)
-    assign, log_assign = assign * node, log_assign * node
-    x = x * node
-    if not isinstance(adj, LowRankAdjacency):  # its padded clusters are already zero
-        adj = adj * node * node.transpose(1, 2)
+    node = mask.unsqueeze(-1)
+    prob, log_prob = _masked_softmax(s, cluster_mask.unsqueeze(1))
+    prob, log_prob = prob * node, log_prob * node
+    assign = prob.to(x.dtype)
+    x = x * node.to(x.dtype)
+    adj = mask_adjacency(adj, mask)
 
     pooled_x = torch.bmm(assign.transpose(1, 2), x)
-    pooled_adj = coarsen(adj, assign)
+    # In float64, from the S the pooling uses: its trace is a term of the link loss.
+    assign64 = assign.double()
+    pooled_adj = coarsen(adj, assign64)
 
     num_nodes = mask.sum(-1)
-    link = _link_loss(square_norm(adj), *_padded_link_terms(pooled_adj, assign), num_nodes)
-    entropy = _entropy_loss(assign, log_assign, int(num_nodes.sum()))
-    return PoolOutput(pooled_x, pooled_adj, cluster_mask, link, entropy)
+    trace = torch.diagonal(pooled_adj, dim1=-2, dim2=-1).sum(-1)
+    link = _link_loss(square_norm(adj), trace, _gram_square_norm(assign64), num_nodes, x.dtype)
+    entropy = _entropy_loss(prob, log_prob, int(num_nodes.sum())).to(x.dtype)
+    return PoolOutput(pooled_x, pooled_adj.to(x.dtype), cluster_mask, link, entropy)
 
 
 __all__ = [
