@@ -42,8 +42,12 @@ def test_super_graph_patterns():
 def test_load_dataset_errors(tmp_path):
     with pytest.raises(DatasetError, match="unknown dataset 'NOPE'; available: synthetic"):
         load_dataset("NOPE", str(tmp_path))
-    with pytest.raises(DatasetError, match="data directory .*missing does not exist"):
-        load_dataset("synthetic", str(tmp_path / "missing"))
+    # A data directory that does not exist is created, as DGL, ogb and PyG create their roots;
+    # not for a name that is refused.
+    with pytest.raises(DatasetError, match="unknown dataset"):
+        load_dataset("NOPE", str(tmp_path / "refused"))
+    assert not (tmp_path / "refused").exists()
+    assert len(load_dataset("synthetic", str(tmp_path / "missing" / "data"))) == 1000
 
 
 def test_validation_names_the_problem():
@@ -61,6 +65,19 @@ def test_validation_names_the_problem():
         GraphClassificationData("x", [g, g], torch.tensor([0]))
     with pytest.raises(DatasetError, match="has no graphs"):
         GraphClassificationData("x", [], torch.tensor([]))
+
+
+def test_one_class_is_refused_but_a_subset_may_lack_classes():
+    g = dgl.graph(([0], [1]))
+    g.ndata["feat"] = torch.ones(2, 3)
+    one_class = r"^dataset x has one class \(all 2 graphs have the same label\): nothing to classify$"
+    with pytest.raises(DatasetError, match=one_class):
+        GraphClassificationData("x", [g, g], torch.tensor([0, 0]))  # one class inferred from the labels
+    with pytest.raises(DatasetError, match=one_class):
+        GraphClassificationData("x", [g, g], torch.tensor([0, 0]), num_classes=1)
+    # The class count decides, not the labels present: a fold of a 3-class dataset may hold one class.
+    assert GraphClassificationData("x", [g, g], torch.tensor([2, 2]), num_classes=3).num_classes == 3
+    assert GraphClassificationData("x", [g, g], torch.tensor([0, 1])).num_classes == 2
 
 
 def test_stratified_split_is_disjoint_covering_and_stratified():

@@ -1,7 +1,9 @@
 """TU datasets: official statistics from the mirror, corrupt files, mirror vs download, features."""
 import os
 import shutil
+import struct
 import zipfile
+import zlib
 
 import dgl
 import numpy as np
@@ -43,19 +45,32 @@ def test_mirrored_datasets_match_official_statistics(tu_cache, name, graphs, cou
     assert all(g.ndata["feat"].dtype == torch.float32 for g in data.graphs[:5])
 
 
+def write_tu(folder, name, files):
+    """Write ``{suffix: text}`` (``None``: no such file) as ``folder/name/name_suffix.txt``, byte for byte."""
+    root = folder / name
+    root.mkdir(parents=True, exist_ok=True)
+    for suffix, text in files.items():
+        if text is not None:
+            (root / f"{name}_{suffix}.txt").write_bytes(text.encode())
+    return str(root)
+
+
+def zip_tu(folder, archive, prefix, compression=zipfile.ZIP_DEFLATED):
+    """Zip the files of ``folder`` as ``prefix + file name`` (official zips use ``NAME//``)."""
+    with zipfile.ZipFile(archive, "w", compression) as zf:
+        for f in sorted(os.listdir(folder)):
+            with open(os.path.join(folder, f), "rb") as fh:
+                zf.writestr(prefix + f, fh.read())  # ZipFile.write would normalise "//" to "/"
+    return str(archive)
+
+
 def _write_tu(folder, name="TOY", a=None, indicator=None, labels=None, node_labels=None, attrs=None):
     """A tiny TU folder: graph 1 = triangle 1-2-3 plus isolated node 4, graph 2 = edgeless node 5."""
     a = a if a is not None else "1, 2\n2, 1\n2, 3\n3, 2\n1, 3\n3, 1\n1, 2\n"  # last row duplicates the first
     indicator = indicator if indicator is not None else "1\n1\n1\n1\n2\n"
     labels = labels if labels is not None else "7\n-3\n"
-    root = folder / name
-    root.mkdir(parents=True, exist_ok=True)
-    files = {"A": a, "graph_indicator": indicator, "graph_labels": labels, "node_labels": node_labels,
-             "node_attributes": attrs}
-    for suffix, text in files.items():
-        if text is not None:
-            (root / f"{name}_{suffix}.txt").write_text(text)
-    return str(root)
+    return write_tu(folder, name, {"A": a, "graph_indicator": indicator, "graph_labels": labels,
+                                   "node_labels": node_labels, "node_attributes": attrs})
 
 
 def test_toy_dataset_structure_labels_and_duplicates(tmp_path):
@@ -90,12 +105,140 @@ def test_toy_dataset_structure_labels_and_duplicates(tmp_path):
         (dict(indicator="1\n1\n3\n3\n3\n"), "TOY_graph_indicator.txt line 3: graph ids must start at 1"),
         (dict(node_labels="0\n1\n"), "TOY_node_labels.txt: 2 lines for 5 nodes"),
         (dict(attrs="1\n1\nnan\n1\n1\n"), "TOY_node_attributes.txt line 3: NaN or infinite value"),
+        # Ragged rows whose total count fits the table used to be silently re-cut into rows.
+        (dict(a="1, 2, 3\n4\n"), "TOY_A.txt line 1: expected 2 values, found 3"),
+        (dict(a="1, 2\n2, 1\n2, 3, 3\n2\n"), "TOY_A.txt line 3: expected 2 values, found 3"),
+        (dict(indicator="1 1\n1\n\n2\n"), "TOY_graph_indicator.txt line 1: expected 1 value, found 2"),
+        (dict(attrs="1, 2\n3\n4, 5, 6\n1, 1\n1, 1\n"), "TOY_node_attributes.txt line 2: expected 2 values, found 1"),
+        (dict(node_labels="\n0\n1\n2\n3\n"), "TOY_node_labels.txt line 1: no values"),
+        # Beyond int64 (a traceback before) and beyond float32 (infinite features before).
+        (dict(a="1, 99999999999999999999\n"), "TOY_A.txt line 1: number too large in '1, 99999999999999999999'"),
+        (dict(attrs="1\n1\n1e300\n1\n1\n"), "TOY_node_attributes.txt line 3: NaN or infinite value"),
     ],
 )
 def test_corrupt_files_name_file_and_line(tmp_path, kwargs, message):
     src = _write_tu(tmp_path, **kwargs)
     with pytest.raises(DatasetError, match=message):
         tu.read_tu("TOY", src)
+
+
+def test_bad_rows_are_found_deep_in_a_long_file(tmp_path):
+    # The bad line is located from vectorised counts (ragged rows) or by bisection (bad numbers).
+    rows = ["1, 2"] * 9000
+    rows[8999], rows[9000 - 2] = "2", "1, 2, 1"  # same total number of values
+    with pytest.raises(DatasetError, match="TOY_A.txt line 8999: expected 2 values, found 3"):
+        tu.read_tu("TOY", _write_tu(tmp_path / "ragged", a="\n".join(rows)))
+    rows = ["1, 2"] * 9000
+    rows[8500] = "1, two"
+    with pytest.raises(DatasetError, match="TOY_A.txt line 8501: not a number in '1, two'"):
+        tu.read_tu("TOY", _write_tu(tmp_path / "word", a="\n".join(rows)))
+
+
+def test_tables_accept_any_whitespace_and_comma_layout(tmp_path):
+    # Tabs, no-break spaces (str.split() separates on them), CRLF, blank trailing lines.
+    a = "1\t2\r\n2,1\r\n2 ,  3\n3\u00a02\n\n\n"
+    edges = tu._parse_table(a, "TOY_A.txt", 2, np.int64)
+    assert edges.tolist() == [[1, 2], [2, 1], [2, 3], [3, 2]]
+    assert tu._parse_table("", "x", None, np.float64).shape == (0, 1)
+    assert tu._parse_table("1.5 2\n3 4\n", "x", None, np.float64).tolist() == [[1.5, 2.0], [3.0, 4.0]]
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("1, x\n1, 2, 3\n", "x.txt line 1: not a number in '1, x'"),  # the first bad line, whatever is bad
+        ("1, 2, 3\n1, x\n", "x.txt line 1: expected 2 values, found 3"),
+        ("1, 2\n1, 2, x\n", "x.txt line 2: expected 2 values, found 3"),  # the count, then the numbers
+        ("1\u00a02\n3\n", "x.txt line 2: expected 2 values, found 1"),  # non-ASCII text, read line by line
+        ("1\u00a02\n3, é\n", "x.txt line 2: not a number in '3, é'"),
+    ],
+)
+def test_table_errors_name_the_first_bad_line(text, message):
+    with pytest.raises(DatasetError, match=f"^{message}$"):
+        tu._parse_table(text, "x.txt", 2, np.int64)
+
+
+def _deflated_zip_with_a_damaged_member(tmp_path, member="TOY//TOY_A.txt"):
+    """The toy dataset zipped (deflate), then the first byte of ``member``'s compressed data set
+    to 0x07: a final deflate block of the reserved type 3, which zlib refuses."""
+    archive = zip_tu(_write_tu(tmp_path / "dir"), tmp_path / "TOY.zip", "TOY//")
+    with zipfile.ZipFile(archive) as zf:
+        offset = zf.getinfo(member).header_offset
+    data = bytearray(open(archive, "rb").read())
+    name_len, extra_len = struct.unpack("<HH", data[offset + 26:offset + 30])  # local file header
+    data[offset + 30 + name_len + extra_len] = 0x07
+    open(archive, "wb").write(bytes(data))
+    return archive
+
+
+def test_damaged_zip_data_is_a_dataset_error(tmp_path):
+    archive = _deflated_zip_with_a_damaged_member(tmp_path)
+    with zipfile.ZipFile(archive) as zf:  # the corruption really reaches the decompressor
+        with pytest.raises(zlib.error):
+            zf.read("TOY//TOY_A.txt")
+        zf.read("TOY//TOY_graph_labels.txt")
+    with pytest.raises(DatasetError, match=r"TOY\.zip: cannot read TOY//TOY_A\.txt, the archive is damaged "
+                                           r"\(Error -3 while decompressing data: invalid block type\)"):
+        tu.read_tu("TOY", archive)
+
+
+def test_bad_crc_in_zip_is_a_dataset_error(tmp_path):
+    archive = zip_tu(_write_tu(tmp_path / "dir"), tmp_path / "TOY.zip", "TOY//", zipfile.ZIP_STORED)
+    data = open(archive, "rb").read()
+    pos = data.index(b"7\n-3\n")  # graph labels, stored as they are
+    open(archive, "wb").write(data[:pos] + b"8" + data[pos + 1:])
+    with zipfile.ZipFile(archive) as zf, pytest.raises(zipfile.BadZipFile, match="Bad CRC-32"):
+        zf.read("TOY//TOY_graph_labels.txt")
+    with pytest.raises(DatasetError, match=r"TOY\.zip: cannot read TOY//TOY_graph_labels\.txt.*Bad CRC-32"):
+        tu.read_tu("TOY", archive)
+
+
+def test_one_class_is_refused(tmp_path):
+    mirror = tmp_path / "mirror"
+    _write_tu(mirror / "tu", labels="5\n5\n")
+    assert tu.read_tu("TOY", str(mirror / "tu" / "TOY")).info["classes"] == [5]  # parsing alone is fine
+    with pytest.raises(DatasetError, match=r"^dataset TOY has one class \(all 2 graphs have the same label\): "
+                                           "nothing to classify$"):
+        tu.load_tu("TOY", str(tmp_path / "data"), mirror=str(mirror))
+
+
+@pytest.mark.parametrize(
+    "spec, kinds",
+    [("auto", ["auto"]), ("attr", ["attr"]), ("label+degree", ["label", "degree"]),
+     ("degree+attr+label", ["degree", "attr", "label"])],
+)
+def test_feature_spec_accepts(spec, kinds):
+    assert tu.check_feature_spec(spec) == kinds
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("colour", r"unknown feature kind 'colour' in 'colour'; choose from attr, label, degree \(joined by \+\) "
+                   "or auto$"),
+        ("Attr", "unknown feature kind 'Attr'"),
+        ("attr+ label", "unknown feature kind ' label'"),
+        ("", "empty feature kind in ''"),
+        ("attr+", "empty feature kind in 'attr\\+'"),
+        ("attr++label", "empty feature kind in 'attr\\+\\+label'"),
+        ("attr+label+attr", "feature kind 'attr' repeated in 'attr\\+label\\+attr'"),
+        ("auto+label", "feature kind auto cannot be combined with others in 'auto\\+label'"),
+    ],
+)
+def test_feature_spec_refuses(spec, message):
+    with pytest.raises(DatasetError, match=message):
+        tu.check_feature_spec(spec)
+
+
+def test_feature_spec_is_checked_by_node_features_and_before_reading(tmp_path, monkeypatch):
+    contents = tu.read_tu("TOY", _write_tu(tmp_path / "dir", attrs="1\n2\n3\n4\n5\n"))
+    with pytest.raises(DatasetError, match="feature kind 'attr' repeated"):
+        tu.node_features(contents, "attr+attr")  # used to give the attributes twice
+    mirror = tmp_path / "mirror"
+    _write_tu(mirror / "tu")
+    monkeypatch.setattr(tu, "read_tu", lambda *a: pytest.fail("the files were read for a bad --features"))
+    with pytest.raises(DatasetError, match="unknown feature kind 'colour'"):
+        tu.load_tu("TOY", str(tmp_path / "data"), mirror=str(mirror), features="colour")
 
 
 def test_missing_file_and_nothing_half_written(tmp_path):
@@ -112,14 +255,20 @@ def test_missing_file_and_nothing_half_written(tmp_path):
 
 def test_zip_and_folder_sources_agree(tmp_path):
     folder = _write_tu(tmp_path / "dir")
-    archive = tmp_path / "TOY.zip"
-    with zipfile.ZipFile(archive, "w") as zf:
-        for f in os.listdir(folder):
-            zf.write(os.path.join(folder, f), f"TOY//{f}")  # official zips use a double slash
-    a, b = tu.read_tu("TOY", folder), tu.read_tu("TOY", str(archive))
+    archive = zip_tu(folder, tmp_path / "TOY.zip", "TOY//")
+    a, b = tu.read_tu("TOY", folder), tu.read_tu("TOY", archive)
     assert torch.equal(a.labels, b.labels)
     for x, y in zip(a.graphs, b.graphs):
         assert torch.equal(torch.stack(x.edges()), torch.stack(y.edges()))
+
+
+def test_line_endings_read_the_same_from_a_zip_and_a_folder(tmp_path):
+    # A lone CR (old Mac files) ends a line, as open()'s universal newlines made it for folders only.
+    folder = _write_tu(tmp_path / "dir", a="1, 2\r2, 1\r\n2, 3\r3, 2\r", indicator="1\r1\r1\r1\r\n2\r")
+    for source in (folder, zip_tu(folder, tmp_path / "TOY.zip", "TOY//")):
+        contents = tu.read_tu("TOY", source)
+        assert [g.num_nodes() for g in contents.graphs] == [4, 1]
+        assert sorted(zip(*(t.tolist() for t in contents.graphs[0].edges()))) == [(0, 1), (1, 0), (1, 2), (2, 1)]
 
 
 def test_mirror_is_used_without_network_and_download_otherwise(tmp_path, monkeypatch):

@@ -8,7 +8,7 @@ from ..errors import DatasetError
 from .dataset import GraphClassificationData
 from .ogb import OGB_DATASETS, load_ogb
 from .synthetic import HierarchicalCommunityDataset
-from .tu import load_tu
+from .tu import check_feature_spec, load_tu
 
 DEFAULT_DATASET = "synthetic"
 MIRROR_ENV = "DGL_DIFFPOOL_MIRROR"
@@ -42,8 +42,11 @@ def load_dataset(
     """
     if name not in DATASETS:
         raise DatasetError(f"unknown dataset {name!r}; available: {', '.join(DATASETS)}")
-    if not os.path.isdir(data_dir):
-        raise DatasetError(f"data directory {data_dir} does not exist")
+    if features != "auto" and name not in TU_DATASETS:
+        kind = "the built-in dataset has" if name == DEFAULT_DATASET else f"{name} has"
+        raise DatasetError(f"{kind} fixed node features: --features applies to TU datasets only")
+    check_feature_spec(features)  # before anything is downloaded
+    os.makedirs(data_dir, exist_ok=True)  # as DGL, ogb and PyG create their roots
     if name == DEFAULT_DATASET:
         ds = HierarchicalCommunityDataset(seed=seed, save_dir=os.path.join(data_dir, name))
         return GraphClassificationData(name, ds.graphs, ds.labels, ds.num_classes)
@@ -51,7 +54,5 @@ def load_dataset(
     if mirror is not None and not os.path.isdir(mirror):
         raise DatasetError(f"mirror directory {mirror} does not exist")
     if name in OGB_DATASETS:
-        if features != "auto":
-            raise DatasetError(f"{name} has fixed node features: --features applies to TU datasets only")
         return load_ogb(name, data_dir, mirror)
     return load_tu(name, data_dir, mirror, features)

@@ -13,16 +13,7 @@ from ..errors import DatasetError
 
 def atomic_save_graphs(path: str, graphs: list[dgl.DGLGraph], tensors: dict[str, torch.Tensor]) -> None:
     """``dgl.save_graphs`` into a temporary file beside ``path``, then rename it into place."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    os.close(fd)
-    try:
-        dgl.save_graphs(tmp, graphs, tensors)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    _atomic_write(path, lambda tmp: dgl.save_graphs(tmp, graphs, tensors))
 
 
 def load_graphs(path: str) -> tuple[list[dgl.DGLGraph], dict[str, torch.Tensor]]:
@@ -33,18 +24,41 @@ def load_graphs(path: str) -> tuple[list[dgl.DGLGraph], dict[str, torch.Tensor]]
         raise DatasetError(f"cannot read prepared dataset {path} ({exc}); delete it to rebuild") from None
 
 
-def atomic_torch_save(path: str, value: object) -> None:
-    """``torch.save`` into a temporary file beside ``path``, then rename it into place."""
+def _atomic_write(path: str, write: Callable[[str], None]) -> None:
+    """``write(tmp)`` into a temporary file of its own beside ``path``, then rename it into place:
+    readers never see a half-written file and concurrent writers never share a temporary name."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
     os.close(fd)
     try:
-        torch.save(value, tmp)
+        write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would make results private to one user
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_torch_save(path: str, value: object) -> None:
+    """``torch.save`` into a temporary file beside ``path``, then rename it into place."""
+    _atomic_write(path, lambda tmp: torch.save(value, tmp))
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_torch_save`)."""
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w") as fh:
+            fh.write(text)
+
+    _atomic_write(path, write)
 
 
 def attach_cached_node_data(

@@ -12,11 +12,14 @@ Everything is checked before a graph is built, and a bad file gives one
 from __future__ import annotations
 
 import json
+import lzma
 import os
 import shutil
+import struct
 import tempfile
 import urllib.request
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -34,6 +37,12 @@ TU_URL = "https://www.chrsmrrs.de/graphkerneldatasets/{name}.zip"
 FEATURE_KINDS = ("attr", "label", "degree")
 # Degree one-hots are clipped here so that hubs (REDDIT, COLLAB) do not blow up the width.
 MAX_DEGREE_FEATURE = 64
+# What zipfile raises on a damaged archive, depending on which bytes are damaged: bad
+# deflate data (zlib.error), a bad CRC or header (BadZipFile), a truncated stream (EOFError),
+# a flipped compression method (NotImplementedError, lzma / bz2 errors) or encryption
+# flag (RuntimeError), garbled header fields (struct.error, ValueError, OverflowError).
+_ZIP_ERRORS = (OSError, EOFError, ValueError, OverflowError, RuntimeError, zipfile.BadZipFile, zlib.error,
+               lzma.LZMAError, struct.error)
 
 
 @dataclass
@@ -92,7 +101,7 @@ class _Source:
         else:
             try:
                 self.zip = zipfile.ZipFile(path)
-            except (OSError, zipfile.BadZipFile) as exc:
+            except _ZIP_ERRORS as exc:
                 raise DatasetError(f"{path} is not a readable zip file ({exc})") from None
             # Official zips store e.g. "ENZYMES//ENZYMES_A.txt": match on the base name.
             self.files = {os.path.basename(m): m for m in self.zip.namelist() if not m.endswith("/")}
@@ -104,35 +113,113 @@ class _Source:
         fname = f"{self.name}_{suffix}.txt"
         if fname not in self.files:
             raise DatasetError(f"{self.path}: required file {fname} is missing")
+        member = self.files[fname]
+        if self.zip is None:
+            try:
+                with open(member) as fh:
+                    return fh.read()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise DatasetError(f"{self.path}: cannot read {fname} ({exc})") from None
         try:
-            if self.zip is not None:
-                return self.zip.read(self.files[fname]).decode()
-            with open(self.files[fname]) as fh:
-                return fh.read()
-        except (OSError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
-            raise DatasetError(f"{self.path}: cannot read {fname} ({exc})") from None
+            data = self.zip.read(member)
+        except _ZIP_ERRORS as exc:
+            raise DatasetError(f"{self.path}: cannot read {member}, the archive is damaged ({exc})") from None
+        try:
+            text = data.decode()
+        except UnicodeDecodeError as exc:
+            raise DatasetError(f"{self.path}: cannot read {member} ({exc})") from None
+        # Universal newlines, as open() gives for a folder: a lone CR ends a line in both.
+        return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+# The ASCII characters str.split() separates on, and the comma: what separates the values of a row.
+_SEPARATOR = np.zeros(128, dtype=bool)
+_SEPARATOR[list(b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f,")] = True
 
 
 def _parse_table(text: str, fname: str, columns: Optional[int], dtype: type) -> np.ndarray:
-    """Comma- or space-separated rows as a ``(rows, columns)`` array; names the first bad line."""
-    lines = text.rstrip().split("\n") if text.strip() else []
-    width = columns if columns is not None else (len(lines[0].replace(",", " ").split()) if lines else 1)
-    tokens = text.replace(",", " ").split()
+    """Comma- or space-separated rows as a ``(rows, columns)`` array; names the first bad line.
+
+    ``columns=None`` takes the width of the first line. Trailing blank lines are ignored.
+    """
+    body = text.rstrip()
+    if not body:
+        return np.empty((0, columns or 1), dtype=dtype)
+    if not body.isascii():  # str.split() also separates on non-ASCII whitespace
+        return _parse_lines(body, fname, columns, dtype)
+    # Values per line without a Python loop over lines (D&D has 1.7 M edge lines): mark
+    # the first character of every value, then count the marks between newlines.
+    raw = np.frombuffer(body.encode("ascii"), dtype=np.uint8)
+    sep = _SEPARATOR[raw]
+    first = ~sep
+    first[1:] &= sep[:-1]
+    newlines = np.flatnonzero(raw == ord("\n"))
+    # Every segment but the first starts at a newline, which is never a value's first character.
+    per_line = np.add.reduceat(first, np.concatenate(([0], newlines)), dtype=np.int64)
+    width = columns if columns is not None else int(per_line[0])
+    tokens = body.replace(",", " ").split()  # the same values as the marks, in ASCII
     try:
-        values = np.array(tokens, dtype=dtype)
+        values, bad_value = np.array(tokens, dtype=dtype), None
+    except (ValueError, OverflowError):
+        values, bad_value = None, _first_bad_value(tokens, dtype)
+    ragged = np.flatnonzero(per_line != width) if width else np.zeros(1, dtype=np.int64)
+    if values is not None and not ragged.size:
+        return values.reshape(len(per_line), width)
+    line = int(ragged[0]) if ragged.size else len(per_line)
+    if bad_value is not None:
+        line = min(line, int(np.searchsorted(np.cumsum(per_line), bad_value, side="right")))
+    begin = int(newlines[line - 1]) + 1 if line else 0
+    stop = int(newlines[line]) if line < len(newlines) else len(body)
+    error = _line_error(fname, line + 1, body[begin:stop], width, dtype)
+    if error is None:  # not for ASCII text; the line-by-line reading is the rule anyway
+        return _parse_lines(body, fname, columns, dtype)
+    raise error
+
+
+def _first_bad_value(tokens: list[str], dtype: type) -> int:
+    """Index of the first token that is not a ``dtype`` number (by bisection: about one more parse)."""
+    lo, hi = 0, len(tokens)  # tokens[:lo] parse; a bad one is in tokens[lo:hi]
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        try:
+            np.array(tokens[lo:mid], dtype=dtype)
+            lo = mid
+        except (ValueError, OverflowError):
+            hi = mid
+    return lo
+
+
+def _line_error(fname: str, number: int, line: str, width: int, dtype: type) -> Optional[DatasetError]:
+    """What is wrong with line ``number`` of a table (``None`` if nothing is)."""
+    fields = line.replace(",", " ").split()
+    if width == 0:
+        return DatasetError(f"{fname} line {number}: no values")
+    if len(fields) != width:
+        return DatasetError(f"{fname} line {number}: expected {width} value{'s' * (width > 1)}, found {len(fields)}")
+    try:
+        np.array(fields, dtype=dtype)
     except ValueError:
-        values = None
-    if values is None or values.size != width * len(lines):
-        for number, line in enumerate(lines, start=1):
-            fields = line.replace(",", " ").split()
-            if len(fields) != width:
-                raise DatasetError(f"{fname} line {number}: expected {width} values, found {len(fields)}")
-            try:
-                np.array(fields, dtype=dtype)
-            except ValueError:
-                raise DatasetError(f"{fname} line {number}: not a number in {line.strip()!r}") from None
-        raise DatasetError(f"{fname}: malformed table")
-    return values.reshape(len(lines), width)
+        return DatasetError(f"{fname} line {number}: not a number in {line.strip()!r}")
+    except OverflowError:
+        return DatasetError(f"{fname} line {number}: number too large in {line.strip()!r}")
+    return None
+
+
+def _parse_lines(body: str, fname: str, columns: Optional[int], dtype: type) -> np.ndarray:
+    """:func:`_parse_table` one line at a time, for text with non-ASCII characters."""
+    lines = body.split("\n")
+    rows = [line.replace(",", " ").split() for line in lines]
+    width = columns if columns is not None else len(rows[0])
+    if width and all(len(fields) == width for fields in rows):
+        try:
+            return np.array(rows, dtype=dtype).reshape(len(rows), width)
+        except (ValueError, OverflowError):
+            pass
+    for number, line in enumerate(lines, start=1):
+        error = _line_error(fname, number, line, width, dtype)
+        if error is not None:
+            raise error
+    raise AssertionError("a table that does not parse has a bad line")
 
 
 def read_tu(name: str, source: str) -> TUContents:
@@ -196,9 +283,13 @@ def read_tu(name: str, source: str) -> TUContents:
         attributes = _parse_table(src.text("node_attributes"), fn("node_attributes"), None, np.float64)
         if len(attributes) != n:
             raise DatasetError(f"{fn('node_attributes')}: {len(attributes)} lines for {n} nodes")
-        nan_rows = np.flatnonzero(~np.isfinite(attributes).all(1))
+        # Checked as the float32 features they become: 1e300 is finite only in float64.
+        with np.errstate(over="ignore"):
+            nan_rows = np.flatnonzero(~np.isfinite(attributes.astype(np.float32)).all(1))
         if nan_rows.size:
-            raise DatasetError(f"{fn('node_attributes')} line {int(nan_rows[0]) + 1}: NaN or infinite value")
+            raise DatasetError(
+                f"{fn('node_attributes')} line {int(nan_rows[0]) + 1}: NaN or infinite value (as float32)"
+            )
 
     graphs = _split_graphs(edges, indicator, num_graphs, edge_labels, node_labels)
     info = {
@@ -237,6 +328,28 @@ def _split_graphs(
     return dgl.unbatch(whole)
 
 
+def check_feature_spec(features: str) -> list[str]:
+    """The kinds a ``--features`` string asks for (``["auto"]`` for ``auto``), checked without any data.
+
+    Raises :class:`DatasetError` on an unknown, empty or repeated kind, so that a typo
+    is reported before a dataset is downloaded or read.
+    """
+    if features == "auto":
+        return ["auto"]
+    kinds = features.split("+")
+    for kind in kinds:
+        if kind == "auto":
+            raise DatasetError(f"feature kind auto cannot be combined with others in {features!r}")
+        if kind not in FEATURE_KINDS:
+            what = "empty feature kind" if kind == "" else f"unknown feature kind {kind!r}"
+            raise DatasetError(f"{what} in {features!r}; choose from {', '.join(FEATURE_KINDS)} "
+                               "(joined by +) or auto")
+        if kinds.count(kind) > 1:
+            # The same columns twice would only widen the input.
+            raise DatasetError(f"feature kind {kind!r} repeated in {features!r}")
+    return kinds
+
+
 def node_features(contents: TUContents, features: str = "auto") -> list[torch.Tensor]:
     """Per-graph float32 node features for a ``features`` choice.
 
@@ -247,15 +360,12 @@ def node_features(contents: TUContents, features: str = "auto") -> list[torch.Te
     """
     available = [k for k, ok in (("attr", contents.attributes is not None),
                                  ("label", contents.node_labels is not None), ("degree", True)) if ok]
-    if features == "auto":
+    kinds = check_feature_spec(features)
+    if kinds == ["auto"]:
         kinds = [available[0]]
-    else:
-        kinds = features.split("+")
-        for kind in kinds:
-            if kind not in FEATURE_KINDS:
-                raise DatasetError(f"unknown feature kind {kind!r}; choose from {', '.join(FEATURE_KINDS)} or auto")
-            if kind not in available:
-                raise DatasetError(f"this dataset has no node {kind}s; available: {', '.join(available)}")
+    for kind in kinds:
+        if kind not in available:
+            raise DatasetError(f"this dataset has no node {kind}s; available: {', '.join(available)}")
     sizes = [g.num_nodes() for g in contents.graphs]
     parts: list[torch.Tensor] = []
     for kind in kinds:
@@ -277,6 +387,7 @@ def load_tu(name: str, data_dir: str, mirror: Optional[str] = None, features: st
     Reads ``mirror/tu/NAME.zip`` (or ``NAME/``) when a mirror is given, else
     downloads the official zip into ``data_dir/tu/raw``.
     """
+    check_feature_spec(features)  # a typo fails before any reading or download (and never names a cache file)
     folder = os.path.join(data_dir, "tu", name)
     cache = os.path.join(folder, f"{name}-{features}.bin")
     if os.path.exists(cache):

@@ -39,7 +39,7 @@ def check_graphs(name: str, graphs: list[dgl.DGLGraph], feature_key: str = "feat
 
 def check_labels(name: str, labels: torch.Tensor, num_graphs: int, task: Task) -> None:
     """Raise :class:`DatasetError` unless ``labels`` fit ``task``: integers 0..C-1, one per
-    graph (multiclass), or a ``(B, T)`` float table of 0, 1 and NaN for missing (binary)."""
+    graph, with C >= 2 (multiclass), or a ``(B, T)`` float table of 0, 1 and NaN for missing (binary)."""
     if labels.shape[0] != num_graphs:
         raise DatasetError(f"dataset {name}: {num_graphs} graphs but {labels.shape[0]} labels")
     if task.kind == "multiclass":
@@ -47,6 +47,11 @@ def check_labels(name: str, labels: torch.Tensor, num_graphs: int, task: Task) -
             raise DatasetError(f"dataset {name}: labels must be integers 0..C-1")
         if int(labels.max()) >= task.num_outputs:
             raise DatasetError(f"dataset {name}: label {int(labels.max())} but only {task.num_outputs} classes")
+        # On the number of classes, not the labels present: a subset (a fold, a batch) may lack some classes.
+        if task.num_outputs < 2:
+            raise DatasetError(
+                f"dataset {name} has one class (all {num_graphs} graphs have the same label): nothing to classify"
+            )
         return
     if labels.dim() != 2 or labels.shape[1] != task.num_outputs or not labels.is_floating_point():
         raise DatasetError(
