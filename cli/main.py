@@ -5,6 +5,7 @@ import dataclasses
 import functools
 import json
 import os
+import signal
 import time
 from typing import Any, Callable
 
@@ -29,9 +30,11 @@ from dgl_diffpool.training import (
 from dgl_diffpool.training.config import PROTOCOLS
 from dgl_diffpool.training.bench import BENCH_MODELS, format_table, run_bench
 from dgl_diffpool.training.cross_validation import cross_validate
-from dgl_diffpool.training.distributed import is_main_process
+from dgl_diffpool.training.distributed import is_main_process, launched_by_torchrun
+from dgl_diffpool.training.engine import BEST
+from dgl_diffpool.training.preflight import load_config_dataset
+from dgl_diffpool.training.rundir import holds_run, saved_config
 from dgl_diffpool.training.seeds import repeat_seeds
-from dgl_diffpool.training.engine import BEST, LAST, load_config_dataset
 
 DEFAULTS = RunConfig()
 
@@ -79,6 +82,7 @@ TRAIN_OPTIONS: list[tuple[str, str, Any, str]] = [
      "Stratified test fraction (holdout protocol)."),
     ("--seed", "seed", int, "Seed of data generation, splits, initialisation and shuffling."),
     ("--seeds", "seeds", click.IntRange(min=1), "Repeat a holdout / official run with seeds SEED, SEED+1, ..."),
+    ("--data-seed", "data_seed", int, "Seed of the built-in dataset's generator (the same graphs whatever --seed)."),
     ("--device", "device", str, "cpu, cuda or cuda:N."),
     ("--data-dir", "data_dir", click.Path(file_okay=False), "Dataset cache directory."),
     ("--mirror", "mirror", click.Path(file_okay=False),
@@ -87,34 +91,68 @@ TRAIN_OPTIONS: list[tuple[str, str, Any, str]] = [
 ]
 
 
+class Interrupted(click.ClickException):
+    """Ctrl-C or SIGTERM: one line, and the shell's exit code for the signal (130, 143)."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signum
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is, so that it stops as Ctrl-C does."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise _Terminated()
+
+
 def _library_errors(fn: Callable) -> Callable:
-    """Turn the library's user-facing errors into one ``Error: ...`` line and exit code 1."""
+    """Turn the library's user-facing errors and the operating system's (permissions, a full
+    disk) into one ``Error: ...`` line and exit code 1; SIGTERM interrupts like Ctrl-C."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
         try:
             return fn(*args, **kwargs)
         except DiffPoolError as exc:
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            where = f": {exc.filename}" if exc.filename else ""
+            raise click.ClickException(f"{exc.strerror or exc}{where}") from None
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
     return wrapper
 
 
-def _saved_config(run_dir: str) -> dict[str, Any]:
-    """The configuration of the run in ``run_dir`` (one run, or its folds / seeds)."""
-    path = os.path.join(run_dir, "config.json")
-    if not os.path.exists(path):
-        raise click.ClickException(f"no run to resume in {run_dir}")
-    with open(path) as fh:
-        return json.load(fh)
+def _interrupted(exc: KeyboardInterrupt, hint: str) -> Interrupted:
+    signum = signal.SIGTERM if isinstance(exc, _Terminated) else signal.SIGINT
+    return Interrupted(f"interrupted; {hint}", signum)
 
 
-def _ensure_data_dir(path: str) -> None:
-    """The default cache is created on demand; a directory the user names must exist."""
-    if path == DEFAULTS.data_dir:
-        os.makedirs(path, exist_ok=True)
-    elif not os.path.isdir(path):
-        raise click.ClickException(f"data directory {path} does not exist")
+def _release_if_empty(path: str) -> None:
+    """Remove a run directory reserved by :func:`_new_run_dir` for a run that never started
+    (and ``runs/`` if that leaves it empty)."""
+    for folder in (path, os.path.dirname(path)):
+        if os.path.isdir(folder) and not os.listdir(folder):
+            os.rmdir(folder)
+
+
+def _new_run_dir(config: RunConfig) -> str:
+    """``runs/DATASET-MODEL-TIME``, with ``-2``, ``-3``, ... if another run took that name in the
+    same second; created empty here (exclusively) so that no other process gets it."""
+    os.makedirs("runs", exist_ok=True)
+    base = os.path.join("runs", f"{config.dataset}-{config.model}-{time.strftime('%Y%m%d-%H%M%S')}")
+    for n in range(1, 1000):
+        path = base if n == 1 else f"{base}-{n}"
+        try:
+            os.mkdir(path)
+            return path
+        except FileExistsError:
+            continue
+    raise click.ClickException(f"cannot find a free run directory name beside {base}; give --out")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -128,12 +166,11 @@ def cli() -> None:
 @click.option("--mirror", type=click.Path(file_okay=False), default=None, envvar=MIRROR_ENV,
               help=f"Offline dataset mirror (layout tu/NAME.zip, ogb/ogbg_NAME/); default ${MIRROR_ENV}.")
 @click.option("--features", default=DEFAULTS.features, help="TU node features: auto, attr, label, degree, or a '+' combination.")
-@click.option("--seed", default=DEFAULTS.seed, help="Seed of the built-in dataset's generator.")
+@click.option("--data-seed", default=DEFAULTS.data_seed, help="Seed of the built-in dataset's generator.")
 @_library_errors
-def prep(name: str, data_dir: str, mirror: str | None, features: str, seed: int) -> None:
+def prep(name: str, data_dir: str, mirror: str | None, features: str, data_seed: int) -> None:
     """Prepare dataset NAME in the data directory (later runs reuse it)."""
-    _ensure_data_dir(data_dir)
-    data = load_dataset(name, data_dir, seed=seed, mirror=mirror, features=features)
+    data = load_dataset(name, data_dir, seed=data_seed, mirror=mirror, features=features)
     nodes = [g.num_nodes() for g in data.graphs]
     target = (f"{data.num_classes} classes" if data.task.kind == "multiclass"
               else f"{data.task.num_outputs} binary target(s)")
@@ -182,50 +219,53 @@ def train(ctx: click.Context, out: str | None, resume: bool, fold: int | None, f
     if resume and out is None:
         raise click.UsageError("--resume needs --out, the directory of the run to continue")
     if resume:
-        saved = RunConfig.from_dict(_saved_config(out)).to_dict()
+        saved = saved_config(out) if holds_run(out) else None
+        if saved is None:
+            raise click.ClickException(f"no run to resume in {out}")
         given = {k: v for k, v in options.items() if ctx.get_parameter_source(k) != ParameterSource.DEFAULT}
-        options = {**saved, **given}
+        options = {**saved.to_dict(), **given}
     config = RunConfig(**options)
-    _ensure_data_dir(config.data_dir)
-    if out is None:
-        out = os.path.join("runs", f"{config.dataset}-{config.model}-{time.strftime('%Y%m%d-%H%M%S')}")
     if config.protocol != "cv" and (fold is not None or folds_file is not None):
         raise click.UsageError("--fold and --folds-file need --protocol cv")
+    reserved = out is None
+    if reserved:
+        if launched_by_torchrun():  # every process must write and read the same folder
+            raise click.UsageError("under torchrun, name the run directory with --out")
+        out = _new_run_dir(config)
     tick = time.perf_counter()
     try:
-        if config.protocol == "cv" or config.seeds > 1:
-            if config.protocol == "cv":
-                runs = cross_validate(config, out, folds_file, fold, resume=resume, progress=progress,
-                                      tensorboard=tensorboard)
-                unit = "fold"
-            else:
-                runs = repeat_seeds(config, out, resume=resume, progress=progress, tensorboard=tensorboard)
-                unit = "seed"
-            if not is_main_process():  # rank 0 of a torchrun job reports
-                return
-            label = METRIC_LABELS[runs.metric]
-            for row in json.load(open(os.path.join(out, "summary.json")))[f"per_{unit}"]:
-                click.echo(f"{unit} {row[unit]}: test {label} {row['test_score']:.4f} "
-                           f"(selected epoch {row['best_epoch'] + 1}, validation {row['val_score']:.4f})")
-            click.echo(f"{config.model} on {config.dataset}, {len(runs.runs)} {unit}(s): test {label} "
-                       f"{100 * runs.mean:.2f} +- {100 * runs.std:.2f}, {time.perf_counter() - tick:.1f} s")
-            click.echo(f"run directory: {out}")
-            if plot:
-                click.echo(f"training curves: {plot_run(out)}")
-            return
-        result = train_run(config, out, resume=resume, progress=progress, tensorboard=tensorboard)
-    except KeyboardInterrupt:
-        raise click.ClickException(
-            f"interrupted; continue with: dgl-diffpool train --out {out} --resume"
-        ) from None
-    if not is_main_process():
+        if config.protocol == "cv":
+            runs = cross_validate(config, out, folds_file, fold, resume=resume, progress=progress,
+                                  tensorboard=tensorboard)
+        elif config.seeds > 1:
+            runs = repeat_seeds(config, out, resume=resume, progress=progress, tensorboard=tensorboard)
+        else:
+            result = train_run(config, out, resume=resume, progress=progress, tensorboard=tensorboard)
+    except KeyboardInterrupt as exc:
+        if holds_run(out):
+            raise _interrupted(exc, f"continue with: dgl-diffpool train --out {out} --resume") from None
+        raise _interrupted(exc, "the run had not started") from None
+    finally:
+        if reserved:
+            _release_if_empty(out)
+    if not is_main_process():  # rank 0 of a torchrun job reports
         return
-    label = METRIC_LABELS[result.metric]
-    click.echo(
-        f"{config.model} on {config.dataset}: best epoch {result.best_epoch + 1} of {result.epochs_run}"
-        f"{' (early stop)' if result.stopped_early else ''}, validation {label} {result.val_score:.4f}, "
-        f"test {label} {result.test_score:.4f}, {time.perf_counter() - tick:.1f} s"
-    )
+    if config.protocol == "cv" or config.seeds > 1:
+        unit = "fold" if config.protocol == "cv" else "seed"
+        label = METRIC_LABELS[runs.metric]
+        summary = json.load(open(os.path.join(out, "summary.json")))
+        for row in summary[f"per_{unit}"]:
+            click.echo(f"{unit} {row[unit]}: test {label} {row['test_score']:.4f} "
+                       f"(selected epoch {row['best_epoch'] + 1}, validation {row['val_score']:.4f})")
+        click.echo(f"{config.model} on {config.dataset}, {summary['finished']} of {summary['total']} {unit}s: "
+                   f"test {label} {100 * runs.mean:.2f} +- {100 * runs.std:.2f}, {time.perf_counter() - tick:.1f} s")
+    else:
+        label = METRIC_LABELS[result.metric]
+        click.echo(
+            f"{config.model} on {config.dataset}: best epoch {result.best_epoch + 1} of {result.epochs_run}"
+            f"{' (early stop)' if result.stopped_early else ''}, validation {label} {result.val_score:.4f}, "
+            f"test {label} {result.test_score:.4f}, {time.perf_counter() - tick:.1f} s"
+        )
     click.echo(f"run directory: {out}")
     if plot:
         click.echo(f"training curves: {plot_run(out)}")
@@ -254,7 +294,6 @@ def _checkpoint_and_data(checkpoint: str, dataset: str | None, data_dir: str | N
         raise click.ClickException(f"{path} was trained on {config.dataset}, not {dataset}")
     if data_dir is not None:
         config = dataclasses.replace(config, data_dir=data_dir)
-    _ensure_data_dir(config.data_dir)
     data = load_config_dataset(config)
     if data.model_shape() != payload["model_shape"]:
         raise click.ClickException(
@@ -319,13 +358,12 @@ def bench(datasets: str, models: str, out: str, progress: bool, **options: Any) 
     Writes table.md, table.csv and results.json into --out; rerunning the command skips
     finished pairs and resumes an interrupted one."""
     config = RunConfig(**options, protocol="cv")
-    _ensure_data_dir(config.data_dir)
     names, model_names = _names(datasets), list(BENCH_MODELS) if models == "all" else _names(models)
     tick = time.perf_counter()
     try:
         pairs = run_bench(config, names, model_names, out, progress=progress, echo=click.echo)
-    except KeyboardInterrupt:
-        raise click.ClickException(f"interrupted; rerun the same command to continue in {out}") from None
+    except KeyboardInterrupt as exc:
+        raise _interrupted(exc, f"rerun the same command to continue in {out}") from None
     click.echo(format_table(pairs, names, model_names))
     click.echo(f"{len(pairs)} pair(s), {time.perf_counter() - tick:.0f} s; tables in {out}")
 

@@ -15,3 +15,11 @@ class ConfigError(DiffPoolError, ValueError):
 
 class CheckpointError(DiffPoolError):
     """A checkpoint is missing, unreadable, or belongs to another model or run."""
+
+
+class RunFolderError(DiffPoolError):
+    """A run folder already holds another run, or another process is writing it."""
+
+
+class TrainingError(DiffPoolError):
+    """Training cannot go on: the loss is no longer a finite number."""

@@ -51,3 +51,40 @@ def test_bad_folds_file(tmp_path, data_dir):
     config = RunConfig(data_dir=data_dir, protocol="cv", folds=2, epochs=1)
     with pytest.raises(DatasetError, match="not a partition of the 1000 graphs"):
         cv.cross_validate(config, str(tmp_path / "run"), folds_file=str(bad))
+
+
+def _without_seconds(run_dir):
+    with open(os.path.join(run_dir, "metrics.jsonl")) as fh:
+        return [{k: v for k, v in json.loads(line).items() if k != "seconds"} for line in fh]
+
+
+def test_the_test_fold_is_never_seen_before_it_is_scored(tmp_path, data_dir):
+    """Corrupting the test fold's labels changes nothing but the test score."""
+    from dgl_diffpool.data import GraphClassificationData, load_dataset
+    from dgl_diffpool.data.splits import fold_split
+    from dgl_diffpool.training import train
+    from dgl_diffpool.training.kernel_svm import kernel_cross_validate, kernel_matrix
+
+    data = load_dataset("synthetic", data_dir)
+    folds = stratified_kfold(data.labels, 5, seed=0)
+    splits = fold_split(data.labels, folds[0], 0.1, seed=0)
+    corrupt = data.labels.clone()
+    corrupt[folds[0]] = (corrupt[folds[0]] + 1) % data.num_classes
+    bad = GraphClassificationData(data.name, data.graphs, corrupt, data.num_classes)
+    config = RunConfig(data_dir=data_dir, epochs=3, hidden=8, mlp_hidden=8, batch_size=64, dropout=0.1)
+    clean = train(config, str(tmp_path / "clean"), data=data, splits=splits)
+    dirty = train(config, str(tmp_path / "dirty"), data=bad, splits=splits)
+    assert _without_seconds(str(tmp_path / "clean")) == _without_seconds(str(tmp_path / "dirty"))
+    assert (clean.best_epoch, clean.val_score) == (dirty.best_epoch, dirty.val_score)
+    assert clean.test_score != dirty.test_score  # the corruption did reach the test fold
+
+    small = GraphClassificationData(data.name, data.graphs[:200], data.labels[:200], data.num_classes)
+    gram = kernel_matrix("wl-kernel", small)
+    small_folds = stratified_kfold(small.labels, 4, seed=0)
+    reference = kernel_cross_validate(gram, small.labels, small_folds, 0.1, 0)["per_fold"]
+    for i, fold in enumerate(small_folds):  # each fold's test labels corrupted in turn
+        labels = small.labels.clone()
+        labels[fold] = (labels[fold] + 1) % data.num_classes
+        row = kernel_cross_validate(gram, labels, small_folds, 0.1, 0)["per_fold"][i]
+        assert (row["C"], row["val_score"]) == (reference[i]["C"], reference[i]["val_score"])
+        assert row["test_score"] != reference[i]["test_score"]

@@ -5,7 +5,7 @@ import os
 import pytest
 import torch
 
-from dgl_diffpool.errors import CheckpointError, ConfigError
+from dgl_diffpool.errors import CheckpointError, ConfigError, RunFolderError
 from dgl_diffpool.training import RunConfig, load_checkpoint, model_from_checkpoint, save_checkpoint, train
 
 
@@ -52,12 +52,12 @@ def test_early_stopping_and_selection(tmp_path, data_dir):
 def test_existing_run_needs_resume_and_same_config(tmp_path, data_dir):
     run = str(tmp_path / "run")
     train(_config(data_dir, epochs=1), run)
-    with pytest.raises(CheckpointError, match="already holds a run; pass --resume"):
+    with pytest.raises(RunFolderError, match="already holds a run; pass --resume"):
         train(_config(data_dir, epochs=1), run)
-    with pytest.raises(CheckpointError, match=r"another configuration \(lr: 0.001 != 0.01\)"):
+    with pytest.raises(ConfigError, match=r"another configuration \(lr: 0.001 != 0.01\)"):
         train(_config(data_dir, epochs=1, lr=0.01), run, resume=True)
-    with pytest.raises(CheckpointError, match="does not exist"):
-        train(_config(data_dir), str(tmp_path / "nothing"), resume=True)
+    # Resuming where there is nothing to resume starts the run.
+    assert train(_config(data_dir, epochs=1), str(tmp_path / "nothing"), resume=True).epochs_run == 1
     # Extending the number of epochs is allowed.
     assert train(_config(data_dir, epochs=2), run, resume=True).epochs_run == 2
 
@@ -130,3 +130,74 @@ def test_models_learn_the_builtin_task(tmp_path, data_dir, model):
     rows = _metrics(str(tmp_path / "r"))
     assert rows[-1]["train_loss"] < rows[0]["train_loss"]
     assert result.val_score >= 0.5 and result.test_score >= 0.45
+
+
+def test_given_data_without_splits_are_used(tmp_path, data_dir):
+    from dgl_diffpool.data import GraphClassificationData, load_dataset
+
+    full = load_dataset("synthetic", data_dir)
+    part = GraphClassificationData("synthetic", full.graphs[:120], full.labels[:120])
+    run = str(tmp_path / "run")
+    train(_config(data_dir, epochs=1), run, data=part)
+    splits = load_checkpoint(os.path.join(run, "best.pt"))["splits"]
+    assert sorted(sum(splits.values(), [])) == list(range(120))
+
+
+def test_run_epoch_trains_without_clipping(data_dir):
+    from dgl_diffpool.data import load_dataset
+    from dgl_diffpool.models import build_model
+    from dgl_diffpool.training import run_epoch
+
+    data = load_dataset("synthetic", data_dir)
+    model = build_model("sage-mean", **data.model_shape(), hidden_feats=8, mlp_hidden=8)
+    before = [p.detach().clone() for p in model.parameters()]
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    run_epoch(model, data, torch.arange(64), 32, torch.device("cpu"), optimizer)
+    assert all(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_every_random_generator_is_checkpointed():
+    import random
+
+    import numpy as np
+
+    from dgl_diffpool.training.engine import _rng_state, _set_rng_state
+
+    state = _rng_state()
+    first = (torch.rand(3), random.random(), np.random.rand())
+    _set_rng_state(state)
+    again = (torch.rand(3), random.random(), np.random.rand())
+    assert torch.equal(first[0], again[0]) and first[1:] == again[1:]
+    assert set(state) == {"cpu", "cuda", "python", "numpy"}
+    if torch.cuda.is_available():
+        torch.cuda.init()
+        assert len(_rng_state()["cuda"]) == torch.cuda.device_count()
+    _set_rng_state(torch.get_rng_state())  # checkpoints from before this change
+
+
+def test_a_training_loss_that_is_not_finite_stops_the_run(data_dir):
+    from dgl_diffpool.data import load_dataset
+    from dgl_diffpool.errors import TrainingError
+    from dgl_diffpool.models import build_model
+    from dgl_diffpool.training import run_epoch
+
+    data = load_dataset("synthetic", data_dir)
+    model = build_model("sage-mean", **data.model_shape(), hidden_feats=8, mlp_hidden=8)
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("nan"))
+    optimizer = torch.optim.Adam(model.parameters())
+    with pytest.raises(TrainingError, match="the training loss is nan"):
+        run_epoch(model, data, torch.arange(64), 32, torch.device("cpu"), optimizer)
+    with pytest.raises(TrainingError, match="the evaluation loss is nan"):
+        run_epoch(model, data, torch.arange(64), 32, torch.device("cpu"))
+
+
+def test_pool_levels_are_bounded_by_the_cluster_counts():
+    from dgl_diffpool.models import build_model, max_pool_levels
+
+    assert max_pool_levels(126, 0.25) == 4  # 126 -> 32 -> 8 -> 2 -> 1
+    assert max_pool_levels(1, 0.25) == 1
+    assert max_pool_levels(10, 0.9) is None  # 10 -> 9 -> 9 -> ...: never one cluster
+    build_model("diffpool", 3, 2, 126, pool_levels=4, hidden_feats=4, mlp_hidden=4)
+    with pytest.raises(ValueError, match="use at most 4"):
+        build_model("diffpool", 3, 2, 126, pool_levels=5, hidden_feats=4, mlp_hidden=4)

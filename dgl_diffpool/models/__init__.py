@@ -5,7 +5,7 @@ from typing import Any
 
 from torch import nn
 
-from .diffpool_classifier import DiffPoolClassifier
+from .diffpool_classifier import DiffPoolClassifier, cluster_counts, max_pool_levels
 from .encoders import EncodedClassifier
 from .output import ClassifierOutput
 from .diffpool_det import DiffPoolDet
@@ -22,6 +22,16 @@ MODELS = DIFFPOOL_MODELS + tuple(FLAT_MODELS) + ("ecc", "patchy-san")
 _FLAT_OPTIONS = ("gnn_layers", "hidden_feats", "mlp_hidden", "conv", "batch_norm", "dropout")
 _DET_OPTIONS = _FLAT_OPTIONS + ("pool_levels", "readout")
 _ECC_OPTIONS = ("gnn_layers", "hidden_feats", "mlp_hidden", "batch_norm", "dropout")
+
+
+def check_pool_levels(name: str, max_num_nodes: int, ratio: float, pool_levels: int) -> None:
+    """Raise ``ValueError`` if the DiffPool model ``name`` would have levels that pool nothing."""
+    most = max_pool_levels(max_num_nodes, ratio) if name in DIFFPOOL_MODELS else None
+    if most is not None and pool_levels > most:
+        raise ValueError(
+            f"pool levels {pool_levels}: at ratio {ratio} the largest graph ({max_num_nodes} nodes) is one cluster "
+            f"after {most} level(s), and a level whose every graph has one cluster adds nothing; use at most {most}"
+        )
 
 
 def build_model(
@@ -58,6 +68,7 @@ def build_model(
         raise ValueError("conv 'gine' needs the atom encoder in front (OGB molecule datasets)")
     sort_k = options.pop("sort_k", 30)
     patchy = dict(width=options.pop("patchy_width", 32), field_size=options.pop("patchy_field", 10))
+    check_pool_levels(name, max_num_nodes, options.get("ratio", 0.25), options.get("pool_levels", 1))
     if name.startswith("s2v"):  # Structure2Vec embeddings whatever --conv says
         options["conv"] = "s2v"
     if name in ("diffpool", "diffpool-nolp", "s2v-diffpool"):
@@ -95,4 +106,7 @@ __all__ = [
     "PatchySAN",
     "SortPoolReadout",
     "build_model",
+    "check_pool_levels",
+    "cluster_counts",
+    "max_pool_levels",
 ]

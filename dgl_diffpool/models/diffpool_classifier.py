@@ -109,11 +109,7 @@ class DiffPoolClassifier(nn.Module):
         self.readout, self.use_link_loss, self.use_entropy_loss = readout, link_loss, entropy_loss
         per_graph_ratio = ratio if adaptive_clusters else None
 
-        self.num_clusters = []
-        k = max_num_nodes
-        for _ in range(pool_levels):
-            k = max(1, math.ceil(ratio * k))
-            self.num_clusters.append(k)
+        self.num_clusters = cluster_counts(max_num_nodes, ratio, pool_levels)
 
         gnn_args = dict(num_layers=gnn_layers, conv=conv, batch_norm=batch_norm, dropout=dropout)
         self.first_pool = DiffPool(
@@ -177,6 +173,28 @@ class DiffPoolClassifier(nn.Module):
             _, pooled = pool(pooled.x, pooled.adj, pooled.mask)
             levels.append(CoarsenedLevel(assign, _dense(pooled.adj), pooled.mask))
         return levels
+
+
+def cluster_counts(max_num_nodes: int, ratio: float, pool_levels: int) -> list[int]:
+    r"""Clusters of each pooling level: :math:`K_0 = \lceil r n_{max} \rceil`, :math:`K_{l+1} = \lceil r K_l \rceil`."""
+    counts, k = [], max_num_nodes
+    for _ in range(pool_levels):
+        k = max(1, math.ceil(ratio * k))
+        counts.append(k)
+    return counts
+
+
+def max_pool_levels(max_num_nodes: int, ratio: float) -> Optional[int]:
+    """The most pooling levels that each still coarsen something: after them even the largest
+    graph is one cluster, and a level whose every graph already has one cluster adds nothing.
+    ``None`` if the counts stop shrinking above one cluster (``ratio`` near 1), so any number works."""
+    levels, k = 0, max_num_nodes
+    while k > 1:
+        smaller = max(1, math.ceil(ratio * k))
+        if smaller == k:
+            return None
+        k, levels = smaller, levels + 1
+    return max(levels, 1)
 
 
 def _dense(adj) -> Tensor:

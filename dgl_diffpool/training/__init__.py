@@ -3,7 +3,8 @@ from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from .config import RunConfig
 from .device import resolve_device
 from .cross_validation import RepeatedResult, cross_validate
-from .engine import RunResult, evaluate, prepare_run, run_epoch, seed_everything, train
+from .engine import RunResult, evaluate, run_epoch, seed_everything, train
+from .preflight import prepare_run
 from .seeds import repeat_seeds
 
 __all__ = [

@@ -16,12 +16,14 @@ import statistics
 import time
 from typing import Any, Callable, Optional, Sequence
 
-from ..data.splits import stratified_kfold
+from ..data import DATASETS, OGB_DATASETS
+from ..data.storage import atomic_write_text
 from ..errors import ConfigError
 from ..models import MODELS
 from .config import RunConfig
-from .cross_validation import cross_validate, load_folds
-from .engine import PREPROCESSED_MODELS, _write_json, load_config_dataset, resolve_protocol
+from .cross_validation import cross_validate, load_folds, make_folds
+from .preflight import PREPROCESSED_MODELS, load_config_dataset, resolve_protocol
+from .rundir import write_json
 from .kernel_svm import KERNELS, kernel_cross_validate, kernel_matrix
 
 BENCH_MODELS = MODELS + KERNELS
@@ -48,7 +50,7 @@ def _check_settings(out: str, base: RunConfig) -> None:
         if diff:
             raise ConfigError(f"{out} holds a bench with other settings ({'; '.join(diff)}); choose another --out")
     else:
-        _write_json(path, settings)
+        write_json(path, settings)
 
 
 def _dataset_folds(config: RunConfig, out: str) -> tuple[Any, list, str]:
@@ -56,11 +58,10 @@ def _dataset_folds(config: RunConfig, out: str) -> tuple[Any, list, str]:
     resolve_protocol(dataclasses.replace(config, protocol="cv"), data)  # binary-target datasets stop here
     path = os.path.join(out, config.dataset, "folds.json")
     if os.path.exists(path):
-        folds = load_folds(path, len(data))
+        folds = load_folds(path, len(data), config.dataset)
     else:
-        folds = stratified_kfold(data.labels, config.folds, config.seed)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        _write_json(path, {"dataset": config.dataset, "folds": [f.tolist() for f in folds]})
+        folds = make_folds(config, data)
+        write_json(path, {"dataset": config.dataset, "folds": [f.tolist() for f in folds]})
     return data, folds, path
 
 
@@ -77,7 +78,7 @@ def run_pair(config: RunConfig, model: str, out: str, data: Any, folds: list, fo
         os.makedirs(pair_dir, exist_ok=True)
         gram = kernel_matrix(model, data, config.seed)
         summary = kernel_cross_validate(gram, data.labels, folds, config.val_fraction, config.seed)
-        _write_json(os.path.join(pair_dir, "summary.json"), {"dataset": config.dataset, "model": model, **summary})
+        write_json(os.path.join(pair_dir, "summary.json"), {"dataset": config.dataset, "model": model, **summary})
     else:
         config = dataclasses.replace(config, model=model)
         cross_validate(config, pair_dir, folds_path, resume=True, progress=progress)
@@ -86,7 +87,7 @@ def run_pair(config: RunConfig, model: str, out: str, data: Any, folds: list, fo
     pair = {"dataset": config.dataset, "model": model, "mean": summary["test_score_mean"],
             "std": summary["test_score_std"], "per_fold": [r["test_score"] for r in summary["per_fold"]],
             "seconds": time.perf_counter() - tick}
-    _write_json(os.path.join(pair_dir, "pair.json"), pair)
+    write_json(os.path.join(pair_dir, "pair.json"), pair)
     return pair
 
 
@@ -112,6 +113,13 @@ def run_bench(
         raise ConfigError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(BENCH_MODELS)}")
     if not datasets or not models:
         raise ConfigError("bench needs at least one dataset and one model")
+    unknown = [d for d in datasets if d not in DATASETS]
+    if unknown:
+        raise ConfigError(f"unknown dataset(s) {', '.join(unknown)}; available: {', '.join(DATASETS)}")
+    ogb = [d for d in datasets if d in OGB_DATASETS]
+    if ogb:
+        raise ConfigError(f"bench cross-validates, and {', '.join(ogb)} come(s) with an official split: "
+                          "use dgl-diffpool train --dataset NAME --seeds N instead")
     base = dataclasses.replace(base, protocol="cv")
     os.makedirs(out, exist_ok=True)
     _check_settings(out, base)
@@ -169,11 +177,8 @@ def write_tables(pairs: Sequence[dict[str, Any]], out: str, datasets: Sequence[s
         writer.writerow([p["dataset"], p["model"], f"{p['mean']:.6f}", f"{p['std']:.6f}", len(p["per_fold"]),
                          f"{p['seconds']:.1f}"])
     for name, text in (("table.md", format_table(pairs, datasets, models) + "\n"), ("table.csv", rows.getvalue())):
-        tmp = os.path.join(out, name + ".tmp")
-        with open(tmp, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, os.path.join(out, name))
-    _write_json(os.path.join(out, "results.json"), {"pairs": list(pairs), "gains": relative_gains(pairs, datasets)})
+        atomic_write_text(os.path.join(out, name), text)
+    write_json(os.path.join(out, "results.json"), {"pairs": list(pairs), "gains": relative_gains(pairs, datasets)})
 
 
 __all__ = ["BENCH_MODELS", "format_table", "relative_gains", "run_bench", "run_pair"]

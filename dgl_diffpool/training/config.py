@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -23,7 +24,8 @@ class RunConfig:
     cross-validation with a ``val_fraction`` validation split inside each training fold;
     ``"official"`` uses the dataset's own split (OGB); ``"auto"`` is ``official`` where
     the dataset has one and ``holdout`` elsewhere. ``seeds`` repeats a hold-out or
-    official-split run with seeds ``seed, seed + 1, ...``.
+    official-split run with seeds ``seed, seed + 1, ...``; ``data_seed`` seeds the built-in
+    dataset's generator, so that runs with other seeds train on the same graphs.
     """
 
     dataset: str = "synthetic"
@@ -60,6 +62,7 @@ class RunConfig:
     test_fraction: float = 0.1
     seed: int = 0
     seeds: int = 1
+    data_seed: int = 0
     device: str = "cpu"
 
     def __post_init__(self) -> None:
@@ -79,8 +82,8 @@ class RunConfig:
             (self.patchy_width >= 1 and self.patchy_field >= 1,
              f"PATCHY-SAN width and field size must be >= 1, got {self.patchy_width} and {self.patchy_field}"),
             (0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}"),
-            (self.lr > 0, f"learning rate must be > 0, got {self.lr}"),
-            (self.weight_decay >= 0, f"weight decay must be >= 0, got {self.weight_decay}"),
+            (0 < self.lr < math.inf, f"learning rate must be a finite number > 0, got {self.lr}"),
+            (0 <= self.weight_decay < math.inf, f"weight decay must be a finite number >= 0, got {self.weight_decay}"),
             (self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}"),
             (self.max_padded_nodes >= 0, f"max padded nodes must be >= 0 (0: no cap), got {self.max_padded_nodes}"),
             (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
@@ -89,7 +92,7 @@ class RunConfig:
             (self.folds >= 2, f"cross-validation needs at least 2 folds, got {self.folds}"),
             (self.seeds >= 1, f"seeds must be >= 1, got {self.seeds}"),
             (self.seeds == 1 or self.protocol != "cv", "--seeds repeats hold-out or official-split runs, not cv"),
-            (self.clip > 0, f"gradient clipping norm must be > 0, got {self.clip}"),
+            (0 < self.clip < math.inf, f"gradient clipping norm must be a finite number > 0, got {self.clip}"),
             (
                 self.val_fraction > 0 and self.test_fraction > 0 and self.val_fraction + self.test_fraction < 1,
                 "validation and test fractions must be > 0 and sum to < 1, "
@@ -99,6 +102,9 @@ class RunConfig:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
+        for name, value in self.to_dict().items():  # torch sizes and seeds are 64-bit
+            if isinstance(value, int) and not -(2**63) <= value < 2**63:
+                raise ConfigError(f"{name.replace('_', ' ')} {value} is too large")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -109,6 +115,8 @@ class RunConfig:
         unknown = sorted(set(values) - known)
         if unknown:
             raise ConfigError(f"unknown configuration keys: {', '.join(unknown)}")
+        if "data_seed" not in values:  # runs from before data_seed generated their data with their seed
+            values = {**values, "data_seed": values.get("seed", 0)}
         return cls(**values)
 
     def differences(self, other: "RunConfig") -> list[str]:

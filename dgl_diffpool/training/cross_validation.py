@@ -10,10 +10,14 @@ from typing import Any, Optional
 
 import torch
 
+from ..data import GraphClassificationData
 from ..data.splits import fold_split, stratified_kfold
-from ..errors import ConfigError, DatasetError
+from ..errors import ConfigError, DatasetError, RunFolderError
 from .config import RunConfig
-from .engine import LAST, RunResult, _write_json, load_config_dataset, resolve_protocol, train
+from .engine import RunResult, train
+from .preflight import build_config_model, load_config_dataset, resolve_protocol
+from .distributed import init_from_env, run_on_main
+from .rundir import SETUP_LOCK_FILE, SUMMARY_FILE, check_same_config, folder_lock, read_json, run_folder, write_json
 
 FOLDS_FILE = "folds.json"
 
@@ -42,37 +46,80 @@ class RepeatedResult:
         """Population standard deviation over runs (0 for a single run)."""
         return statistics.pstdev(self.test_scores)
 
-    def write_summary(self, config: RunConfig, unit: str, ids: list[int], **extra: Any) -> None:
-        """``summary.json``: each run's test and validation score and selected epoch, their mean and std."""
-        _write_json(os.path.join(self.run_dir, "summary.json"), {
+    def write_summary(self, config: RunConfig, unit: str, ids: list[int], total: int, **extra: Any) -> None:
+        """``summary.json``: each run's test and validation score and selected epoch, their mean and
+        std, and how many of the ``total`` runs have finished (``finished``, ``total``)."""
+        write_json(os.path.join(self.run_dir, SUMMARY_FILE), {
             "dataset": config.dataset, "model": config.model, "metric": self.metric, **extra,
+            "finished": len(self.runs), "total": total,
             "test_score_mean": self.mean, "test_score_std": self.std,
             f"per_{unit}": [{unit: i, "test_score": r.test_score, "val_score": r.val_score,
                              "best_epoch": r.best_epoch} for i, r in zip(ids, self.runs)],
         })
 
 
-def finished_run(run_dir: str) -> Optional[RunResult]:
-    """The result of the run in ``run_dir`` if it has finished (its ``summary.json`` exists)."""
-    path = os.path.join(run_dir, "summary.json")
+def finished_run(run_dir: str, config: RunConfig) -> Optional[RunResult]:
+    """The result of the run of ``config`` in ``run_dir`` if it has finished: its ``summary.json``
+    exists and it either stopped early or ran ``config.epochs`` epochs (a run given more epochs
+    since is continued). A finished run of another configuration is a :class:`ConfigError`."""
+    path = os.path.join(run_dir, SUMMARY_FILE)
     if not os.path.exists(path):
         return None
-    with open(path) as fh:
-        row = json.load(fh)
-    return RunResult(**{k: row[k] for k in RunResult.__dataclass_fields__})
+    check_same_config(run_dir, config)
+    row = read_json(path)
+    result = RunResult(**{k: row[k] for k in RunResult.__dataclass_fields__})
+    return result if result.stopped_early or result.epochs_run >= config.epochs else None
 
 
-def load_folds(path: str, num_graphs: int) -> list[torch.Tensor]:
-    """Folds saved by :func:`cross_validate`; they must be disjoint and cover the dataset."""
+def load_folds(path: str, num_graphs: int, dataset: Optional[str] = None) -> list[torch.Tensor]:
+    """Folds saved by :func:`cross_validate`; they must be disjoint, cover the dataset and,
+    where the file names its dataset, be for ``dataset``."""
     try:
         with open(path) as fh:
-            folds = [torch.as_tensor(f, dtype=torch.long) for f in json.load(fh)["folds"]]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise DatasetError(f"cannot read folds file {path} ({exc})") from None
+            saved = json.load(fh)
+        folds = [torch.as_tensor(f, dtype=torch.long) for f in saved["folds"]]
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise DatasetError(f"cannot read folds file {path} ({type(exc).__name__}: {exc})") from None
+    if dataset is not None and saved.get("dataset", dataset) != dataset:
+        raise DatasetError(f"folds in {path} are for dataset {saved['dataset']}, not {dataset}")
     joined = torch.cat(folds).sort().values if folds else torch.empty(0, dtype=torch.long)
     if not torch.equal(joined, torch.arange(num_graphs)):
         raise DatasetError(f"folds in {path} are not a partition of the {num_graphs} graphs of this dataset")
     return folds
+
+
+def make_folds(config: RunConfig, data: GraphClassificationData, folds_file: Optional[str] = None) -> list[torch.Tensor]:
+    """``config.folds`` stratified folds of ``data`` (drawn with ``config.seed``), or those of ``folds_file``."""
+    if folds_file is not None:
+        folds = load_folds(folds_file, len(data), config.dataset)
+        if len(folds) != config.folds:
+            raise ConfigError(f"{folds_file} holds {len(folds)} folds, --folds is {config.folds}")
+        return folds
+    smallest = int(torch.bincount(data.labels).min())
+    if config.folds > len(data):
+        raise ConfigError(f"--folds {config.folds}: {data.name} has only {len(data)} graphs")
+    if config.folds > smallest:
+        raise ConfigError(f"--folds {config.folds}: the smallest class of {data.name} has {smallest} graphs, "
+                          "and stratified folds need one of each class per fold")
+    return stratified_kfold(data.labels, config.folds, config.seed)
+
+
+def _shared_folds(run_dir: str, folds: list[torch.Tensor], data: GraphClassificationData,
+                  given: bool) -> list[torch.Tensor]:
+    """The folds of the run in ``run_dir``: saved on first use, then the same for every process."""
+    path = os.path.join(run_dir, FOLDS_FILE)
+
+    def read_or_write() -> list[torch.Tensor]:
+        with folder_lock(run_dir, wait=True, name=SETUP_LOCK_FILE):
+            if not os.path.exists(path):
+                write_json(path, {"dataset": data.name, "folds": [f.tolist() for f in folds]})
+                return folds
+        saved = load_folds(path, len(data), data.name)
+        if given and [f.tolist() for f in saved] != [f.tolist() for f in folds]:
+            raise ConfigError(f"{path} holds other folds than --folds-file; choose another --out")
+        return saved
+
+    return run_on_main(read_or_write)
 
 
 def cross_validate(
@@ -86,38 +133,41 @@ def cross_validate(
 ) -> RepeatedResult:
     """Run ``config.folds``-fold stratified CV into ``run_dir/fold-I``.
 
-    Folds are written to ``run_dir/folds.json`` (or read from ``folds_file``);
-    a finished fold is not rerun on ``resume``. ``summary.json`` holds per-fold
-    test scores, selected epochs, and their mean and standard deviation.
+    Folds are written to ``run_dir/folds.json`` (or read from ``folds_file``). With
+    ``only_fold`` this process trains that fold alone; several such processes may share
+    ``run_dir`` (same configuration and folds), each locking its own fold. With
+    ``resume`` finished folds are kept and interrupted ones continued. ``summary.json``
+    holds the test scores, selected epochs, mean and standard deviation of every
+    finished fold (``finished`` of ``total``), whichever process finished it.
     """
+    init_from_env(config.device)  # under torchrun, rank 0 alone writes the folder from here on
     data = load_config_dataset(config)
     resolve_protocol(config, data)  # stops on datasets with binary targets
-    os.makedirs(run_dir, exist_ok=True)
-    _write_json(os.path.join(run_dir, "config.json"), config.to_dict())  # what --resume reads
-    saved = os.path.join(run_dir, FOLDS_FILE)
-    if folds_file is None and os.path.exists(saved):
-        folds_file = saved
-    if folds_file is not None:
-        folds = load_folds(folds_file, len(data))
-        if len(folds) != config.folds:
-            raise ConfigError(f"{folds_file} holds {len(folds)} folds, --folds is {config.folds}")
-    else:
-        folds = stratified_kfold(data.labels, config.folds, config.seed)
-    if not os.path.exists(saved):
-        _write_json(saved, {"dataset": config.dataset, "folds": [f.tolist() for f in folds]})
+    build_config_model(config, data)  # a model that cannot be built stops before any folder exists
+    folds = make_folds(config, data, folds_file)
     if only_fold is not None and not 0 <= only_fold < len(folds):
         raise ConfigError(f"fold must be in 0..{len(folds) - 1}, got {only_fold}")
 
-    ids = list(range(len(folds))) if only_fold is None else [only_fold]
-    results = []
-    for i in ids:
-        fold_dir = os.path.join(run_dir, f"fold-{i}")
-        done = finished_run(fold_dir) if resume else None
-        if done is None:
-            splits = fold_split(data.labels, folds[i], config.val_fraction, config.seed + i)
-            done = train(config, fold_dir, resume=resume and os.path.exists(os.path.join(fold_dir, LAST)),
-                         progress=progress, data=data, splits=splits, tensorboard=tensorboard)
-        results.append(done)
-    result = RepeatedResult(run_dir, results)
-    result.write_summary(config, "fold", ids, folds=len(folds))
+    join = only_fold is not None
+    with run_folder(run_dir, config, resume, join=join):
+        folds = _shared_folds(run_dir, folds, data, folds_file is not None)
+        for i in range(len(folds)) if only_fold is None else [only_fold]:
+            fold_dir = os.path.join(run_dir, f"fold-{i}")
+            done = run_on_main(lambda: finished_run(fold_dir, config))  # one answer for every rank
+            if done is not None and not resume:
+                raise RunFolderError(f"{fold_dir} has finished already; pass --resume to keep it")
+            if done is None:
+                splits = fold_split(data.labels, folds[i], config.val_fraction, config.seed + i)
+                train(config, fold_dir, resume=resume, progress=progress, data=data, splits=splits,
+                      tensorboard=tensorboard)
+        return run_on_main(lambda: _summarise(run_dir, config, len(folds)))
+
+
+def _summarise(run_dir: str, config: RunConfig, total: int) -> RepeatedResult:
+    """Every fold finished so far, by this process or another, into ``summary.json``."""
+    with folder_lock(run_dir, wait=True, name=SETUP_LOCK_FILE):
+        found = {i: finished_run(os.path.join(run_dir, f"fold-{i}"), config) for i in range(total)}
+        ids = [i for i, run in found.items() if run is not None]
+        result = RepeatedResult(run_dir, [found[i] for i in ids])
+        result.write_summary(config, "fold", ids, total, folds=total)
     return result

@@ -11,11 +11,13 @@ so every rank takes the same early-stopping decision.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import torch
 import torch.distributed as dist
 from torch import nn
+
+T = TypeVar("T")
 
 
 def world_size() -> int:
@@ -80,6 +82,33 @@ def sum_across_ranks(values: list[float]) -> list[float]:
     return t.tolist()
 
 
+def broadcast_from_main(obj: Any) -> Any:
+    """Rank 0's ``obj`` on every rank (a small picklable object, such as a check's outcome)."""
+    if world_size() == 1:
+        return obj
+    box = [obj if is_main_process() else None]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def run_on_main(fn: Callable[[], T]) -> T:
+    """``fn()`` run by rank 0 alone (checks and writes of the run folder); every rank gets its
+    result, or raises its error, so that no rank goes on while another has stopped."""
+    if world_size() == 1:
+        return fn()
+    if is_main_process():
+        try:
+            result = fn()
+        except Exception as exc:
+            broadcast_from_main(exc)
+            raise
+        return broadcast_from_main(result)
+    result = broadcast_from_main(None)
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
 def gather_across_ranks(obj: Any) -> list[Any]:
     """Every rank's ``obj``, in rank order (small CPU objects such as logits of a shard)."""
     if world_size() == 1:
@@ -91,11 +120,13 @@ def gather_across_ranks(obj: Any) -> list[Any]:
 
 __all__ = [
     "barrier",
+    "broadcast_from_main",
     "gather_across_ranks",
     "init_from_env",
     "is_main_process",
     "launched_by_torchrun",
     "rank",
+    "run_on_main",
     "sum_across_ranks",
     "sync_buffers",
     "world_size",

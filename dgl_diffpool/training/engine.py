@@ -1,7 +1,6 @@
 """The training loop: early stopping on validation, atomic checkpoints, exact resume."""
 from __future__ import annotations
 
-import json
 import os
 import random
 import time
@@ -14,11 +13,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..data import GraphClassificationData, iterate_batches, load_dataset, stratified_split
-from ..data.clustering import attach_cluster_hierarchy
-from ..data.patchy import attach_receptive_fields
-from ..errors import CheckpointError, ConfigError
-from ..models import build_model
+from ..data import GraphClassificationData, iterate_batches
+from ..errors import CheckpointError, TrainingError
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from .config import RunConfig
 from .device import resolve_device
@@ -26,6 +22,8 @@ from .distributed import barrier, gather_across_ranks, init_from_env, is_main_pr
 from .distributed import rank as dist_rank
 from .distributed import sum_across_ranks, sync_buffers, world_size, wrap_model
 from .metrics import score, task_loss
+from .preflight import build_config_model, prepare_run
+from .rundir import SUMMARY_FILE, run_folder, write_json
 
 LAST, BEST = "last.pt", "best.pt"
 
@@ -71,6 +69,8 @@ def run_epoch(
     With ``distributed`` (a DistributedDataParallel ``model``) each process takes
     its shard of every batch and the returned numbers cover all processes' graphs.
 
+    A loss that is not finite raises :class:`~dgl_diffpool.errors.TrainingError`.
+
     Returns graph-weighted means of the loss (the task's cross-entropy plus the
     model's enabled auxiliary losses) and its parts, and the task's metric (key
     ``acc``, ``rocauc`` or ``ap``) over all graphs seen.
@@ -86,10 +86,16 @@ def run_epoch(
             out = model(batch.graph, batch.feat, edge_feat=batch.edge_feat)
             ce = task_loss(data.task, out.logits, batch.labels)
             loss = ce + out.aux_loss
+            if not torch.isfinite(loss):  # stop before a NaN reaches the weights or the selection
+                raise TrainingError(
+                    f"the {'training' if training else 'evaluation'} loss is {loss.item()}: the run diverged "
+                    "(try a lower --lr or --clip)"
+                )
             if training:
                 optimizer.zero_grad()
                 (loss * batch.share).backward()
-                nn.utils.clip_grad_norm_(model.parameters(), clip)
+                if clip is not None:
+                    nn.utils.clip_grad_norm_(model.parameters(), clip)
                 optimizer.step()
             if batch.share == 0:  # a stand-in graph of an empty shard: trained with weight 0, not counted
                 continue
@@ -130,66 +136,29 @@ def evaluate(
     return run_epoch(model, data, indices, batch_size, device, bucket=bucket, max_padded_nodes=max_padded_nodes)
 
 
-def _write_json(path: str, value: Any, lines: bool = False) -> None:
-    """Atomic JSON (or JSON lines) file; only the main process writes in a distributed run."""
-    if not is_main_process():
-        return
-    tmp = path + ".tmp"
-    with open(tmp, "w") as fh:
-        if lines:
-            fh.writelines(json.dumps(row) + "\n" for row in value)
-        else:
-            json.dump(value, fh, indent=2)
-    os.replace(tmp, path)
-
-
 TENSORBOARD_DIR = "tensorboard"
-# Models whose graphs carry precomputed node data, and how load_config_dataset attaches it.
-_PREPROCESS: dict[str, Callable[[GraphClassificationData, RunConfig], None]] = {
-    "diffpool-det": lambda data, c: attach_cluster_hierarchy(data, c.ratio, c.pool_levels, c.data_dir),
-    "patchy-san": lambda data, c: attach_receptive_fields(data, c.patchy_field, c.data_dir),
-}
-PREPROCESSED_MODELS = tuple(_PREPROCESS)
 
 
 def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
 
 
-def load_config_dataset(config: RunConfig) -> GraphClassificationData:
-    """The dataset ``config`` names, with its node features and data sources (and what
-    :data:`PREPROCESSED_MODELS` precompute per graph: DiffPool-Det's cluster hierarchy,
-    PATCHY-SAN's receptive fields)."""
-    data = load_dataset(config.dataset, config.data_dir, seed=config.seed, mirror=config.mirror,
-                        features=config.features)
-    if config.model in _PREPROCESS:
-        _PREPROCESS[config.model](data, config)
-    return data
+def _rng_state() -> dict[str, Any]:
+    """Every generator training draws from: torch's CPU and CUDA generators (dropout) and,
+    for code that uses them, Python's and NumPy's."""
+    return dict(cpu=torch.get_rng_state(), python=random.getstate(), numpy=np.random.get_state(),
+                cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [])
 
 
-def resolve_protocol(config: RunConfig, data: GraphClassificationData) -> str:
-    """``auto`` is the dataset's official split where it has one (OGB), else ``holdout``."""
-    protocol = config.protocol
-    if protocol == "auto":
-        protocol = "official" if data.split is not None else "holdout"
-    if protocol == "official" and data.split is None:
-        raise ConfigError(f"{data.name} has no official split; use --protocol holdout or cv")
-    if protocol != "official" and data.task.kind != "multiclass":
-        raise ConfigError(f"{data.name} has binary targets that may be missing: only its official split "
-                          "(--protocol official) is supported")
-    return protocol
-
-
-def prepare_run(
-    config: RunConfig, data: Optional[GraphClassificationData] = None
-) -> tuple[GraphClassificationData, dict[str, torch.Tensor]]:
-    """The dataset (loaded unless given) and its train / valid / test split for ``config``
-    (official, or stratified hold-out drawn with ``config.seed``)."""
-    data = data if data is not None else load_config_dataset(config)
-    if resolve_protocol(config, data) == "official":
-        return data, data.split
-    splits = stratified_split(data.labels, config.val_fraction, config.test_fraction, config.seed)
-    return data, splits
+def _set_rng_state(state: Any) -> None:
+    if isinstance(state, torch.Tensor):  # checkpoints from before every generator was saved
+        torch.set_rng_state(state)
+        return
+    torch.set_rng_state(state["cpu"])
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    if state["cuda"]:
+        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def train(
@@ -206,41 +175,44 @@ def train(
 
     ``run_dir`` receives ``config.json``, ``metrics.jsonl`` (one row per epoch),
     ``last.pt`` (everything needed to resume, rewritten atomically each epoch),
-    ``best.pt`` (the selected model) and ``summary.json``. With ``resume`` the run
-    continues from ``last.pt`` and ends exactly as an uninterrupted run would.
+    ``best.pt`` (the selected model) and ``summary.json``. A folder that already holds
+    a run is refused unless ``resume``, which continues it from ``last.pt`` (or from the
+    start if it was interrupted before its first epoch) and ends exactly as an
+    uninterrupted run would; see :func:`~dgl_diffpool.training.rundir.run_folder`.
     ``on_epoch_end`` is called with each epoch's metrics after its checkpoint is written.
     ``data`` and ``splits`` default to the dataset and hold-out split of ``config``.
     With ``tensorboard`` every epoch's metrics also go to ``run_dir/tensorboard``
     (TensorBoard's event format, one scalar per metric, step = epoch).
+    A loss that is not finite stops the run with a :class:`TrainingError`.
     """
     device = resolve_device(init_from_env(config.device))
-    distributed = world_size() > 1
-    last_path, best_path = os.path.join(run_dir, LAST), os.path.join(run_dir, BEST)
-    state: Optional[dict[str, Any]] = None
-    if resume:
-        state = load_checkpoint(last_path)
-        saved = RunConfig.from_dict(state["config"])
-        diff = saved.differences(config)
-        if diff:
-            raise CheckpointError(
-                f"{last_path} was trained with another configuration ({'; '.join(diff)})"
-            )
-    elif os.path.exists(last_path):
-        raise CheckpointError(
-            f"run directory {run_dir} already holds a run; pass --resume to continue it or choose another --out"
-        )
-    os.makedirs(run_dir, exist_ok=True)
-
     seed_everything(config.seed)
-    if data is None or splits is None:
-        data, splits = prepare_run(config)
+    if splits is None:
+        data, splits = prepare_run(config, data)
+    model = build_config_model(config, data).to(device)
+    with run_folder(run_dir, config, resume):
+        last_path = os.path.join(run_dir, LAST)
+        state = load_checkpoint(last_path) if resume and os.path.exists(last_path) else None
+        return _fit(config, run_dir, model, data, splits, device, state, progress, on_epoch_end, tensorboard)
+
+
+def _fit(
+    config: RunConfig,
+    run_dir: str,
+    model: nn.Module,
+    data: GraphClassificationData,
+    splits: dict[str, torch.Tensor],
+    device: torch.device,
+    state: Optional[dict[str, Any]],
+    progress: bool,
+    on_epoch_end: Optional[Callable[[dict[str, Any]], None]],
+    tensorboard: bool,
+) -> RunResult:
+    """The epochs of :func:`train` from ``state`` (a ``last.pt`` payload, or ``None`` to start)."""
+    last_path, best_path = os.path.join(run_dir, LAST), os.path.join(run_dir, BEST)
     # Stored in checkpoints so `evaluate` scores exactly the graphs of this run's split.
     split_lists = {k: v.tolist() for k, v in splits.items()}
     shape = data.model_shape()
-    try:
-        model = build_model(config.model, **shape, **config.model_kwargs()).to(device)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
     metric = data.task.metric
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     trained = wrap_model(model, device)  # DistributedDataParallel under torchrun, else the model itself
@@ -248,14 +220,16 @@ def train(
     best = dict(epoch=-1, val_score=-float("inf"), val_loss=float("inf"))
     bad_epochs, start = 0, 0
     if state is not None:
+        diff = RunConfig.from_dict(state["config"]).differences(config)
+        if diff:
+            raise CheckpointError(f"{last_path} was trained with another configuration ({'; '.join(diff)})")
         if state["model_shape"] != shape:
             raise CheckpointError(f"{last_path} was trained on data of shape {state['model_shape']}, now {shape}")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["rng"])
+        _set_rng_state(state["rng"])
         history, best, bad_epochs = state["history"], state["best"], state["bad_epochs"]
         start = state["epoch"] + 1
-    _write_json(os.path.join(run_dir, "config.json"), config.to_dict())
 
     writer = None
     if tensorboard and is_main_process():
@@ -270,10 +244,13 @@ def train(
         if stopped:
             break
         tick = time.perf_counter()
-        tr = run_epoch(trained, data, splits["train"], config.batch_size, device, optimizer, config.clip,
-                       _epoch_generator(config.seed, epoch), **config.batching(), distributed=distributed)
-        sync_buffers(model)
-        va = evaluate(model, data, splits["valid"], config.batch_size, device, **config.batching())
+        try:
+            tr = run_epoch(trained, data, splits["train"], config.batch_size, device, optimizer, config.clip,
+                           _epoch_generator(config.seed, epoch), **config.batching(), distributed=world_size() > 1)
+            sync_buffers(model)
+            va = evaluate(model, data, splits["valid"], config.batch_size, device, **config.batching())
+        except TrainingError as exc:
+            raise TrainingError(f"epoch {epoch + 1}: {exc}") from None
         row = {"epoch": epoch, **{f"train_{k}": v for k, v in tr.items()},
                **{f"val_{k}": v for k, v in va.items()}, "seconds": time.perf_counter() - tick}
         history.append(row)
@@ -288,9 +265,9 @@ def train(
         stopped = bad_epochs >= config.patience
         save_checkpoint(last_path, dict(config=config.to_dict(), model_shape=shape, epoch=epoch,
                                         model=model.state_dict(), optimizer=optimizer.state_dict(),
-                                        rng=torch.get_rng_state(), history=history, best=best,
+                                        rng=_rng_state(), history=history, best=best,
                                         bad_epochs=bad_epochs, splits=split_lists))
-        _write_json(os.path.join(run_dir, "metrics.jsonl"), history, lines=True)
+        write_json(os.path.join(run_dir, "metrics.jsonl"), history, lines=True)
         barrier()  # no rank reads a checkpoint before rank 0 has written it
         bar.set_postfix(loss=f"{tr['loss']:.3f}", **{f"val_{metric}": f"{va[metric]:.3f}"},
                         best=f"{best['val_score']:.3f}")
@@ -310,5 +287,5 @@ def train(
     test = evaluate(best_model.to(device), data, splits["test"], config.batch_size, device, **config.batching())
     result = RunResult(run_dir=run_dir, best_epoch=best["epoch"], metric=metric, val_score=best["val_score"],
                        test_score=test[metric], epochs_run=len(history), stopped_early=stopped)
-    _write_json(os.path.join(run_dir, "summary.json"), {**result.__dict__, "test_loss": test["loss"]})
+    write_json(os.path.join(run_dir, SUMMARY_FILE), {**result.__dict__, "test_loss": test["loss"]})
     return result

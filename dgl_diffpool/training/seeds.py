@@ -6,32 +6,36 @@ import os
 
 from .config import RunConfig
 from .cross_validation import RepeatedResult, finished_run
-from .engine import LAST, _write_json, load_config_dataset, prepare_run, train
+from .distributed import init_from_env, run_on_main
+from .engine import train
+from .preflight import build_config_model, load_config_dataset, prepare_run
+from .rundir import run_folder
 
 
 def repeat_seeds(config: RunConfig, run_dir: str, resume: bool = False, progress: bool = False,
                  tensorboard: bool = False) -> RepeatedResult:
     """Train ``config.seeds`` runs with seeds ``config.seed + i`` into ``run_dir/seed-S``.
 
-    The dataset is loaded once; on an official split every run sees the same
-    split, on a hold-out split each seed draws its own. A finished seed is not
-    rerun on ``resume``. ``summary.json`` holds each seed's test score and their
-    mean and standard deviation.
+    The dataset is loaded once (the built-in one with ``config.data_seed``, so every
+    seed trains on the same graphs); on an official split every run sees the same
+    split, on a hold-out split each seed draws its own. With ``resume`` finished seeds
+    are kept and an interrupted one continued. ``summary.json`` holds each seed's test
+    score and their mean and standard deviation.
     """
+    init_from_env(config.device)  # under torchrun, rank 0 alone writes the folder from here on
     data = load_config_dataset(config)
-    os.makedirs(run_dir, exist_ok=True)
-    _write_json(os.path.join(run_dir, "config.json"), config.to_dict())  # what --resume reads
-    seeds = [config.seed + i for i in range(config.seeds)]
+    runs = [dataclasses.replace(config, seed=config.seed + i, seeds=1) for i in range(config.seeds)]
+    splits = [prepare_run(one, data)[1] for one in runs]  # protocol problems stop here
+    build_config_model(config, data)
     results = []
-    for seed in seeds:
-        one = dataclasses.replace(config, seed=seed, seeds=1)
-        seed_dir = os.path.join(run_dir, f"seed-{seed}")
-        done = finished_run(seed_dir) if resume else None
-        if done is None:
-            _, splits = prepare_run(one, data)
-            done = train(one, seed_dir, resume=resume and os.path.exists(os.path.join(seed_dir, LAST)),
-                         progress=progress, data=data, splits=splits, tensorboard=tensorboard)
-        results.append(done)
-    result = RepeatedResult(run_dir, results)
-    result.write_summary(config, "seed", seeds)
+    with run_folder(run_dir, config, resume):
+        for one, split in zip(runs, splits):
+            seed_dir = os.path.join(run_dir, f"seed-{one.seed}")
+            done = run_on_main(lambda: finished_run(seed_dir, one))  # one answer for every rank
+            if done is None:
+                done = train(one, seed_dir, resume=resume, progress=progress, data=data, splits=split,
+                             tensorboard=tensorboard)
+            results.append(done)
+        result = RepeatedResult(run_dir, results)
+        result.write_summary(config, "seed", [one.seed for one in runs], len(runs))
     return result
