@@ -309,7 +309,7 @@ def _obey_permissions():
                 raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
 
 
-@pytest.mark.parametrize("case", ["out-parent", "resume", "cwd", "data-dir"])
+@pytest.mark.parametrize("case", ["out", "out-parent", "resume", "cwd", "data-dir"])
 def test_permission_errors_give_one_line(tmp_path_factory, data_dir, case):
     import stat
 
@@ -327,6 +327,9 @@ def test_permission_errors_give_one_line(tmp_path_factory, data_dir, case):
             subprocess.run(["chmod", "-R", "a+rX,a-w", ro], check=True)
             args = ["train", "--out", out, "--resume", "--epochs", "2", "--no-progress", "--no-plot"]
             expected = "Permission denied"
+        elif case == "out":  # an existing, empty, read-only --out
+            args += ["--data-dir", data, "--out", ro]
+            expected = f"Permission denied: {os.path.join(ro, '.lock')}"
         elif case == "out-parent":
             args += ["--data-dir", data, "--out", os.path.join(ro, "run")]
             expected = f"Permission denied: {os.path.join(ro, 'run')}"
