@@ -35,6 +35,8 @@ from dgl_diffpool.training.engine import BEST
 from dgl_diffpool.training.preflight import load_config_dataset
 from dgl_diffpool.training.rundir import holds_run, saved_config
 from dgl_diffpool.training.seeds import repeat_seeds
+from dgl_diffpool.training.selection import saved_selection, select_and_assess
+from dgl_diffpool.training.space import load_space
 
 DEFAULTS = RunConfig()
 
@@ -140,6 +142,34 @@ def _release_if_empty(path: str) -> None:
             os.rmdir(folder)
 
 
+def _selection_options(fn: Callable) -> Callable:
+    options = [
+        click.option("--select", default=None, metavar="SPACE",
+                     help="Model selection inside every fold: a YAML search space, or 'default' for the model's own."),
+        click.option("--final-runs", type=click.IntRange(min=1), default=3,
+                     help="With --select: trainings of the chosen configuration per fold; the fold's score is their mean."),
+        click.option("--jobs", type=click.IntRange(min=1), default=1,
+                     help="With --select: worker processes (one thread each) sharing the trainings."),
+        click.option("--storage", default=None, metavar="URL",
+                     help="With --select: Optuna storage (default RUN_DIR/selection.db); a database URL lets "
+                          "commands on several machines share the work."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _print_selection(summary: dict[str, Any], config: RunConfig, seconds: float) -> None:
+    for row in summary["per_fold"]:
+        chosen = ", ".join(f"{k}={v}" for k, v in row["chosen"].items())
+        tests = " ".join(f"{t:.4f}" for t in row["final_test_scores"])
+        click.echo(f"fold {row['fold']}: chose {chosen}; final runs' test accuracy {tests}, mean {row['test_score']:.4f}")
+    click.echo(f"{config.model} on {config.dataset}, {summary['folds']} folds with selection, "
+               f"{summary['final_runs']} final runs each: test accuracy {100 * summary['test_score_mean']:.2f} +- "
+               f"{100 * summary['test_score_std']:.2f} (one final run: {100 * summary['single_run_mean']:.2f} +- "
+               f"{100 * summary['single_run_std']:.2f}), {seconds:.0f} s")
+
+
 def _new_run_dir(config: RunConfig) -> str:
     """``runs/DATASET-MODEL-TIME``, with ``-2``, ``-3``, ... if another run took that name in the
     same second; created empty here (exclusively) so that no other process gets it."""
@@ -207,11 +237,17 @@ def _train_options(fn: Callable, skip: tuple[str, ...] = ()) -> Callable:
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 @click.option("--tensorboard", is_flag=True, help="Also write metrics for TensorBoard into RUN_DIR/.../tensorboard.")
 @click.option("--plot/--no-plot", default=True, help="Write the training curves to RUN_DIR/curves.png at the end.")
+@_selection_options
 @click.pass_context
 @_library_errors
 def train(ctx: click.Context, out: str | None, resume: bool, fold: int | None, folds_file: str | None,
-          progress: bool, tensorboard: bool, plot: bool, **options: Any) -> None:
+          progress: bool, tensorboard: bool, plot: bool, select: str | None, final_runs: int, jobs: int,
+          storage: str | None, **options: Any) -> None:
     """Train a model; select it on the validation split and test it once.
+
+    With --protocol cv --select SPACE, a configuration of SPACE is selected inside every
+    outer fold on an inner hold-out split of its training graphs, then trained --final-runs
+    times; the fold's score is their mean (Errica et al., ICLR 2020).
 
     Under torchrun (torchrun --nproc_per_node=N -m dgl_diffpool_cli train ...) the processes
     train one model data-parallel: each takes its share of every batch, gradients are averaged,
@@ -225,8 +261,16 @@ def train(ctx: click.Context, out: str | None, resume: bool, fold: int | None, f
         given = {k: v for k, v in options.items() if ctx.get_parameter_source(k) != ParameterSource.DEFAULT}
         options = {**saved.to_dict(), **given}
     config = RunConfig(**options)
-    if config.protocol != "cv" and (fold is not None or folds_file is not None):
-        raise click.UsageError("--fold and --folds-file need --protocol cv")
+    if config.protocol != "cv" and (fold is not None or folds_file is not None or select is not None):
+        raise click.UsageError("--fold, --folds-file and --select need --protocol cv")
+    if select is not None and fold is not None:
+        raise click.UsageError("--select runs every fold (its trainings spread over --jobs); drop --fold")
+    space = load_space(select, config.model) if select is not None else None
+    saved_plan = saved_selection(out) if resume else None
+    if saved_plan is not None:  # a selection continues with its own space unless one is given (and checked)
+        space = space or saved_plan[0]
+        if ctx.get_parameter_source("final_runs") == ParameterSource.DEFAULT:
+            final_runs = saved_plan[1]
     reserved = out is None
     if reserved:
         if launched_by_torchrun():  # every process must write and read the same folder
@@ -234,6 +278,12 @@ def train(ctx: click.Context, out: str | None, resume: bool, fold: int | None, f
         out = _new_run_dir(config)
     tick = time.perf_counter()
     try:
+        if space is not None:
+            summary = select_and_assess(config, space, out, final_runs, jobs, storage, folds_file, resume=resume,
+                                        progress=progress and jobs == 1, echo=click.echo)
+            _print_selection(summary, config, time.perf_counter() - tick)
+            click.echo(f"run directory: {out}")
+            return
         if config.protocol == "cv":
             runs = cross_validate(config, out, folds_file, fold, resume=resume, progress=progress,
                                   tensorboard=tensorboard)
@@ -324,6 +374,9 @@ def evaluate(checkpoint: str, dataset: str | None, split: str, data_dir: str | N
     elif split not in ("test", "valid", "train"):
         raise click.BadParameter(f"expected test, valid, train or fold:I, got {split!r}", param_hint="--split")
     path, payload, model, config, data = _checkpoint_and_data(checkpoint, dataset, data_dir)
+    if split not in payload["splits"]:  # a model-selection candidate never sees a test split
+        raise click.ClickException(f"{path} has no {split} split (a model-selection candidate); "
+                                   f"choose from {', '.join(payload['splits'])}")
     indices = torch.as_tensor(payload["splits"][split], dtype=torch.long)
     dev = resolve_device(device)
     scores = evaluate_split(model.to(dev), data, indices, config.batch_size, dev, **config.batching())

@@ -31,13 +31,14 @@ LAST, BEST = "last.pt", "best.pt"
 @dataclass
 class RunResult:
     """The outcome of one run: ``metric`` (``acc``, ``rocauc`` or ``ap``) of the model
-    selected on validation, on the validation and test graphs."""
+    selected on validation, on the validation and test graphs (``None`` for a run
+    without a test split: a candidate of model selection)."""
 
     run_dir: str
     best_epoch: int
     metric: str
     val_score: float
-    test_score: float
+    test_score: Optional[float]
     epochs_run: int
     stopped_early: bool
 
@@ -180,7 +181,8 @@ def train(
     start if it was interrupted before its first epoch) and ends exactly as an
     uninterrupted run would; see :func:`~dgl_diffpool.training.rundir.run_folder`.
     ``on_epoch_end`` is called with each epoch's metrics after its checkpoint is written.
-    ``data`` and ``splits`` default to the dataset and hold-out split of ``config``.
+    ``data`` and ``splits`` default to the dataset and hold-out split of ``config``;
+    ``splits`` without ``"test"`` train and select only (no test score).
     With ``tensorboard`` every epoch's metrics also go to ``run_dir/tensorboard``
     (TensorBoard's event format, one scalar per metric, step = epoch).
     A loss that is not finite stops the run with a :class:`TrainingError`.
@@ -283,8 +285,10 @@ def _fit(
     if writer is not None:
         writer.close()
 
-    best_model, _ = model_from_checkpoint(load_checkpoint(best_path), best_path)
-    test = evaluate(best_model.to(device), data, splits["test"], config.batch_size, device, **config.batching())
+    test = {metric: None, "loss": None}
+    if "test" in splits:
+        best_model, _ = model_from_checkpoint(load_checkpoint(best_path), best_path)
+        test = evaluate(best_model.to(device), data, splits["test"], config.batch_size, device, **config.batching())
     result = RunResult(run_dir=run_dir, best_epoch=best["epoch"], metric=metric, val_score=best["val_score"],
                        test_score=test[metric], epochs_run=len(history), stopped_early=stopped)
     write_json(os.path.join(run_dir, SUMMARY_FILE), {**result.__dict__, "test_loss": test["loss"]})

@@ -142,13 +142,15 @@ def _remove_created(run_dir: str, created: Optional[str], was_empty: bool) -> No
 
 
 @contextlib.contextmanager
-def run_folder(run_dir: str, config: RunConfig, resume: bool = False, join: bool = False) -> Iterator[bool]:
+def run_folder(run_dir: str, config: RunConfig, resume: bool = False, join: bool = False,
+               shared: Optional[bool] = None) -> Iterator[bool]:
     """Open ``run_dir`` to write a run of ``config``; yields whether it continues an earlier one.
 
     Checks come before anything is written: a folder that holds a run is refused
     unless ``resume`` (or ``join``, for processes that each run single folds of one
     cross-validation), and then only under that run's configuration. While open, the
-    folder is locked against other writers (shared among joiners). If the body fails
+    folder is locked against other writers (``shared``, by default for joiners, lets other
+    processes that claim their work elsewhere write beside this one). If the body fails
     before any epoch was checkpointed, the folders this call created are removed; an
     interrupt (Ctrl-C, SIGTERM) keeps them, so that ``resume`` can start the run again.
     In a distributed run the main process checks, locks and writes, and every process
@@ -163,7 +165,7 @@ def run_folder(run_dir: str, config: RunConfig, resume: bool = False, join: bool
             os.makedirs(run_dir, exist_ok=True)
             was_empty = not os.listdir(run_dir)
             try:
-                held.enter_context(folder_lock(run_dir, shared=join))
+                held.enter_context(folder_lock(run_dir, shared=join if shared is None else shared))
                 with folder_lock(run_dir, wait=True, name=SETUP_LOCK_FILE):  # joiners set up one at a time
                     existing = holds_run(run_dir)
                     if existing and not (resume or join):

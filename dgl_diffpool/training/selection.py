@@ -1,0 +1,395 @@
+"""Model selection inside every outer fold, assessed by averaged final runs (Errica et al., ICLR 2020).
+
+For each stratified outer fold ``i`` the outer training graphs are split (stratified) into an
+inner training and an inner validation part, saved in ``folds.json``. Every candidate of the
+search space trains on the inner training part and is scored by its best epoch on the inner
+validation part; the test fold is not used. The best candidate (ties: the earlier one) then
+trains ``final_runs`` times from scratch with other seeds, early-stopping on the same inner
+validation part, and each final run scores the test fold once; the fold's score is their mean.
+
+The bookkeeping is Optuna's: per fold a study ``fold-I`` (one trial per candidate) and a study
+``fold-I-final`` (one per final run), in ``RUN_DIR/selection.db`` or in a database that workers
+on several machines share. A worker claims the next training with ``study.ask()`` (finals of a
+fold as soon as its selection is complete), trains it into ``fold-I/candidate-J`` or
+``fold-I/final-R`` and records the score with ``study.tell()``. A training's seed comes from
+(seed, fold, candidate, repeat), never from the worker, so the results do not depend on how
+many workers there are. A trial whose worker died (its folder is no longer locked) is put back
+and resumes from its last checkpoint.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import multiprocessing
+import os
+import socket
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import numpy as np
+import torch
+
+from ..data import GraphClassificationData
+from ..data.splits import fold_split
+from ..errors import ConfigError, DiffPoolError, RunFolderError, TrainingError
+from .config import RunConfig
+from .cross_validation import FOLDS_FILE, load_folds, make_folds
+from .engine import train
+from .preflight import build_config_model, load_config_dataset, resolve_protocol
+from .rundir import SETUP_LOCK_FILE, SUMMARY_FILE, folder_lock, read_json, run_folder, write_json
+from .space import SearchSpace, apply
+
+STORAGE_FILE = "selection.db"
+SELECTION_FILE = "selection.json"
+STALE_AFTER = datetime.timedelta(seconds=60)
+_WORKER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class Plan:
+    """What a selection trains: shared by every worker, rebuilt from the run folder."""
+
+    config: RunConfig
+    space: SearchSpace
+    final_runs: int
+    run_dir: str
+    storage: str
+
+    def candidates(self) -> list[dict[str, Any]]:
+        return self.space.candidates(self.config.seed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"space": self.space.to_dict(), "candidates": self.candidates(), "final_runs": self.final_runs}
+
+
+def saved_selection(run_dir: str) -> Optional[tuple[SearchSpace, int]]:
+    """The search space and number of final runs of the selection in ``run_dir``, if it holds one."""
+    path = os.path.join(run_dir, SELECTION_FILE)
+    if not os.path.exists(path):
+        return None
+    saved = read_json(path)
+    return SearchSpace(**saved["space"]), saved["final_runs"]
+
+
+def training_seed(seed: int, fold: int, candidate: int, repeat: int) -> int:
+    """The seed of one training, from what it is and never from who trains it."""
+    return int(np.random.SeedSequence([seed % 2**32, fold, candidate, repeat]).generate_state(1)[0] % 2**31)
+
+
+def default_storage(run_dir: str) -> str:
+    return "sqlite:///" + os.path.abspath(os.path.join(run_dir, STORAGE_FILE))
+
+
+def _storage(url: str):
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    kwargs = {"connect_args": {"timeout": 300}} if url.startswith("sqlite") else {}
+    try:
+        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+    except Exception as exc:  # SQLAlchemy's errors for a bad URL or an unreachable database
+        raise ConfigError(f"cannot open storage {url} ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+
+
+def _study(storage, name: str):
+    import optuna
+
+    return optuna.create_study(storage=storage, study_name=name, direction="maximize", load_if_exists=True)
+
+
+def _inner_splits(data: GraphClassificationData, folds: list[torch.Tensor], config: RunConfig) -> list[dict]:
+    return [fold_split(data.labels, fold, config.val_fraction, config.seed + i) for i, fold in enumerate(folds)]
+
+
+def _setup(plan: Plan, data: GraphClassificationData, folds: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Folds, inner splits and studies, written once; a rerun checks they are the same."""
+    path = os.path.join(plan.run_dir, FOLDS_FILE)
+    with folder_lock(plan.run_dir, wait=True, name=SETUP_LOCK_FILE):
+        selection = os.path.join(plan.run_dir, SELECTION_FILE)
+        if os.path.exists(selection):
+            if read_json(selection) != json.loads(json.dumps(plan.to_dict())):
+                raise ConfigError(f"{plan.run_dir} holds a selection with another search space or number of final runs")
+        else:
+            write_json(selection, plan.to_dict())
+        if os.path.exists(path):
+            folds = load_folds(path, len(data), data.name)
+        else:
+            inner = _inner_splits(data, folds, plan.config)
+            write_json(path, {"dataset": data.name, "folds": [f.tolist() for f in folds],
+                              "inner_valid": [s["valid"].tolist() for s in inner]})
+        storage = _storage(plan.storage)
+        for i in range(len(folds)):
+            study = _study(storage, f"fold-{i}")
+            if not study.trials:
+                for j in range(len(plan.candidates())):
+                    study.enqueue_trial({}, user_attrs={"candidate": j})
+            final = _study(storage, f"fold-{i}-final")
+            if not final.trials:
+                for r in range(plan.final_runs):
+                    final.enqueue_trial({}, user_attrs={"repeat": r})
+    return folds
+
+
+def _key(trial) -> Optional[str]:
+    return "candidate" if "candidate" in trial.user_attrs else "repeat" if "repeat" in trial.user_attrs else None
+
+
+def _finished(study) -> dict[int, Any]:
+    """Per candidate (or repeat) index, its finished trial: scored, or diverged."""
+    from optuna.trial import TrialState
+
+    done = {}
+    for t in study.get_trials(deepcopy=False):
+        key = _key(t)
+        if key is not None and (t.state == TrialState.COMPLETE or "diverged" in t.user_attrs):
+            done[t.user_attrs[key]] = t
+    return done
+
+
+def chosen_candidate(study, count: int) -> Optional[int]:
+    """The best candidate of a complete selection (ties: the earlier one), ``None`` until complete."""
+    done = _finished(study)
+    if len(done) < count:
+        return None
+    scored = [(t.value, -j) for j, t in done.items() if t.value is not None]
+    if not scored:
+        raise TrainingError(f"every candidate of {study.study_name} diverged")
+    return -max(scored)[1]
+
+
+class _Worker:
+    """Claims trainings from the studies until none is left, in one process."""
+
+    def __init__(self, plan: Plan, echo: Callable[[str], None], progress: bool, jobs: int) -> None:
+        self.plan, self.echo, self.progress, self.jobs = plan, echo, progress, jobs
+        self.data = load_config_dataset(plan.config)
+        self.folds = load_folds(os.path.join(plan.run_dir, FOLDS_FILE), len(self.data), self.data.name)
+        self.inner = _inner_splits(self.data, self.folds, plan.config)
+        self.storage = _storage(plan.storage)
+        self.candidates = plan.candidates()
+        self.studies = [(_study(self.storage, f"fold-{i}"), _study(self.storage, f"fold-{i}-final"))
+                        for i in range(len(self.folds))]
+        self.total = len(self.folds) * (len(self.candidates) + plan.final_runs)
+        self.started, self.trained = time.monotonic(), 0
+
+    def _claim(self):
+        """(study, trial, fold, final) of the next training, or ``None`` if nothing can start now."""
+        from optuna.trial import TrialState
+
+        for final in (True, False):  # finals first: they finish folds
+            for i, (select, finals) in enumerate(self.studies):
+                study = finals if final else select
+                if final and chosen_candidate(select, len(self.candidates)) is None:
+                    continue
+                if not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+                    continue
+                trial = study.ask()
+                if _key(trial) is None:  # another worker took the last waiting one first
+                    study.tell(trial, state=TrialState.FAIL)
+                    continue
+                trial.set_user_attr("worker", _WORKER)
+                return study, trial, i, final
+        return None
+
+    def _requeue_stale(self) -> None:
+        """Put back trials whose worker died: a process of this machine that is gone, or, for
+        another machine's, a trial running for a while whose folder nobody locks."""
+        from optuna.trial import TrialState
+        from optuna.exceptions import UpdateFinishedTrialError
+
+        now = datetime.datetime.now()
+        for i, pair in enumerate(self.studies):
+            for study in pair:
+                for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                    if _key(t) is None or not self._dead(t, i, now):
+                        continue
+                    try:
+                        self.storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+                    except UpdateFinishedTrialError:
+                        continue  # another worker put it back, or it finished meanwhile
+                    study.enqueue_trial({}, user_attrs={_key(t): t.user_attrs[_key(t)]})
+
+    def _dead(self, trial, fold: int, now: datetime.datetime) -> bool:
+        host, _, pid = trial.user_attrs.get("worker", "").rpartition(":")
+        if host == socket.gethostname() and pid.isdigit():
+            return not _alive(int(pid))
+        if trial.datetime_start is None or now - trial.datetime_start < STALE_AFTER:
+            return False  # claimed moments ago: its folder may not be locked yet
+        folder = self._folder(fold, _key(trial), trial.user_attrs[_key(trial)])
+        if os.path.isdir(folder):
+            try:
+                with folder_lock(folder):
+                    pass
+            except RunFolderError:
+                return False
+        return True
+
+    def _folder(self, fold: int, key: str, index: int) -> str:
+        return os.path.join(self.plan.run_dir, f"fold-{fold}", f"{'candidate' if key == 'candidate' else 'final'}-{index}")
+
+    def _done(self) -> int:
+        return sum(len(_finished(s)) for pair in self.studies for s in pair)
+
+    def run(self) -> None:
+        self._requeue_stale()
+        while True:
+            claim = self._claim()
+            if claim is None:
+                if self._done() == self.total:
+                    return
+                self._requeue_stale()
+                time.sleep(1.0)
+                continue
+            self._train(*claim)
+
+    def _train(self, study, trial, fold: int, final: bool) -> None:
+        config = self.plan.config
+        if final:
+            repeat = trial.user_attrs["repeat"]
+            index = chosen_candidate(self.studies[fold][0], len(self.candidates))
+            splits = {**self.inner[fold], "test": self.folds[fold]}
+            folder = self._folder(fold, "repeat", repeat)
+        else:
+            repeat, index = 0, trial.user_attrs["candidate"]
+            splits = {k: v for k, v in self.inner[fold].items() if k != "test"}
+            folder = self._folder(fold, "candidate", index)
+        one = dataclasses.replace(apply(config, self.candidates[index]), seed=training_seed(config.seed, fold, index, repeat))
+        what = (f"fold {fold} final run {repeat}" if final else f"fold {fold} candidate {index}") + \
+            f" ({', '.join(f'{k}={v}' for k, v in self.candidates[index].items())})"
+        try:
+            result = train(one, folder, resume=True, progress=self.progress, data=self.data, splits=splits)
+        except TrainingError as exc:  # a candidate that diverges loses; it does not stop the selection
+            from optuna.trial import TrialState
+
+            trial.set_user_attr("diverged", str(exc))
+            study.tell(trial, state=TrialState.FAIL)
+            self.echo(f"{what}: {exc}")
+            return
+        trial.set_user_attr("val_score", result.val_score)
+        if final:
+            trial.set_user_attr("chosen", index)
+        study.tell(trial, result.test_score if final else result.val_score)
+        self.trained += 1
+        done = self._done()
+        eta = (time.monotonic() - self.started) / self.trained * (self.total - done) / self.jobs
+        score = f"test {result.test_score:.4f}" if final else f"validation {result.val_score:.4f}"
+        self.echo(f"[{done}/{self.total}] {what}: {score}; ETA {eta / 60:.1f} min")
+
+
+def _work(plan: Plan, progress: bool, jobs: int) -> None:
+    """A worker process: one thread, its own line per finished training."""
+    torch.set_num_threads(1)
+    try:
+        _Worker(plan, lambda line: print(line, flush=True), progress, jobs).run()
+    except DiffPoolError as exc:
+        print(f"Error: {exc}", file=sys.stderr, flush=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def _run_workers(plan: Plan, jobs: int, progress: bool, echo: Callable[[str], None]) -> None:
+    if jobs == 1:
+        _Worker(plan, echo, progress, 1).run()
+        return
+    context = multiprocessing.get_context("spawn")  # no forked torch or database state
+    workers = [context.Process(target=_work, args=(plan, False, jobs)) for _ in range(jobs)]
+    for w in workers:
+        w.start()
+    try:
+        for w in workers:
+            w.join()
+    finally:
+        for w in workers:  # on Ctrl-C or SIGTERM: their trials resume with --resume
+            if w.is_alive():
+                w.terminate()
+                w.join()
+    failed = [w.exitcode for w in workers if w.exitcode != 0]
+    if failed:
+        raise TrainingError(f"{len(failed)} of {jobs} workers failed (exit codes {failed}); see their lines above")
+
+
+def summarise(plan: Plan, folds: int) -> dict[str, Any]:
+    """``summary.json`` of a finished selection: per fold the candidates' inner validation scores,
+    the chosen configuration and its final runs' test scores; over folds the mean and std of the
+    per-fold means (Errica et al.'s number) and of the first final run alone."""
+    storage = _storage(plan.storage)
+    candidates = plan.candidates()
+    rows = []
+    for i in range(folds):
+        select, finals = _study(storage, f"fold-{i}"), _study(storage, f"fold-{i}-final")
+        chosen = chosen_candidate(select, len(candidates))
+        scored = _finished(select)
+        runs = _finished(finals)
+        diverged = [r for r, t in runs.items() if t.value is None]
+        if diverged:
+            raise TrainingError(f"fold {i}: final run(s) {diverged} diverged: {runs[diverged[0]].user_attrs['diverged']}")
+        tests = [runs[r].value for r in range(plan.final_runs)]
+        rows.append({
+            "fold": i, "chosen": candidates[chosen], "chosen_index": chosen,
+            "candidates": [{"config": c, "val_score": scored[j].value} for j, c in enumerate(candidates)],
+            "final_test_scores": tests, "final_val_scores": [runs[r].user_attrs["val_score"] for r in range(plan.final_runs)],
+            "test_score": statistics.fmean(tests),
+        })
+    means, singles = [r["test_score"] for r in rows], [r["final_test_scores"][0] for r in rows]
+    return {
+        "dataset": plan.config.dataset, "model": plan.config.model, "metric": "acc", "folds": folds,
+        "final_runs": plan.final_runs, "candidates": candidates,
+        "test_score_mean": statistics.fmean(means), "test_score_std": statistics.pstdev(means),
+        "single_run_mean": statistics.fmean(singles), "single_run_std": statistics.pstdev(singles),
+        "per_fold": rows,
+    }
+
+
+def select_and_assess(
+    config: RunConfig,
+    space: SearchSpace,
+    run_dir: str,
+    final_runs: int = 3,
+    jobs: int = 1,
+    storage: Optional[str] = None,
+    folds_file: Optional[str] = None,
+    resume: bool = False,
+    progress: bool = False,
+    echo: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Select a configuration of ``space`` inside each of ``config.folds`` outer folds and assess
+    it by ``final_runs`` final runs (see the module's description); returns ``summary.json``.
+
+    ``jobs`` worker processes share the trainings; ``storage`` is an Optuna storage URL
+    (default: ``RUN_DIR/selection.db``), through which commands on other machines given the
+    same run folder (with ``resume``) work on the same selection. With ``resume`` an
+    interrupted selection continues: finished trainings are kept, interrupted ones resume.
+    """
+    if final_runs < 1 or jobs < 1:
+        raise ConfigError(f"final runs and jobs must be >= 1, got {final_runs} and {jobs}")
+    data = load_config_dataset(config)
+    resolve_protocol(config, data)
+    for candidate in space.candidates(config.seed):  # every candidate's model, before any folder exists
+        build_config_model(apply(config, candidate), data)
+    folds = make_folds(config, data, folds_file)
+    plan = Plan(config, space, final_runs, run_dir, storage or default_storage(run_dir))
+    # A shared lock: commands on other machines join with --resume; each training locks its own folder.
+    with run_folder(run_dir, config, resume, shared=True):
+        folds = _setup(plan, data, folds)
+        _run_workers(plan, jobs, progress, echo)
+        summary = summarise(plan, len(folds))
+        write_json(os.path.join(run_dir, SUMMARY_FILE), summary)
+    return summary
+
+
+__all__ = ["SearchSpace", "chosen_candidate", "saved_selection", "select_and_assess", "summarise", "training_seed"]

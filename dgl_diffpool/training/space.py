@@ -1,0 +1,121 @@
+"""Search spaces for model selection: which configurations a fold's selection compares.
+
+A space is a YAML mapping from ``train`` option names (``lr`` or ``batch-size``) to lists
+of values: every combination is a candidate (a grid), or, with a ``samples: K`` key, K
+combinations drawn by Optuna's default sampler. The graph kernels take one option, ``C``,
+the SVM's regularisation. Default spaces for every model ship in ``spaces.yaml``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import yaml
+
+from ..errors import ConfigError
+from .config import RunConfig
+
+DEFAULT_SPACES = os.path.join(os.path.dirname(__file__), "spaces.yaml")
+KERNEL_OPTION = "C"
+# What a selection may not vary: the data, the protocol, where and how often it runs.
+_FIXED = ("dataset", "data_dir", "mirror", "features", "model", "protocol", "folds", "val_fraction",
+          "test_fraction", "seed", "seeds", "data_seed", "device")
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """``options``: option name -> the values to try, in order; ``samples``: ``None`` for the
+    full grid, else the number of combinations to draw."""
+
+    options: dict[str, list[Any]]
+    samples: Optional[int] = None
+
+    def candidates(self, seed: int = 0) -> list[dict[str, Any]]:
+        """The configurations to compare, in a fixed order: the grid, or ``samples`` distinct
+        combinations drawn by Optuna's random sampler seeded with ``seed`` (all of the grid if it
+        is no larger). Drawn up front, before any score exists, the list does not depend on which
+        worker finishes first, so neither do the results; an adaptive sampler (TPE) would."""
+        names = list(self.options)
+        grid = [dict(zip(names, values)) for values in itertools.product(*self.options.values())]
+        if self.samples is None or self.samples >= len(grid):
+            return grid
+        import optuna
+
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+        dists = {k: optuna.distributions.CategoricalDistribution(list(range(len(v)))) for k, v in self.options.items()}
+        draws: list[dict[str, Any]] = []
+        while len(draws) < self.samples:
+            trial = study.ask(dists)
+            draw = {k: self.options[k][trial.params[k]] for k in names}
+            if draw not in draws:
+                draws.append(draw)
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        return draws
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"options": self.options, "samples": self.samples}
+
+
+def _parse(values: Any, where: str, kernel: bool) -> SearchSpace:
+    if not isinstance(values, dict) or not values:
+        raise ConfigError(f"{where}: a search space is a mapping from option names to lists of values")
+    values = dict(values)
+    samples = values.pop("samples", None)
+    if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int) or samples < 1):
+        raise ConfigError(f"{where}: samples must be a whole number >= 1, got {samples!r}")
+    defaults = RunConfig().to_dict()
+    options: dict[str, list[Any]] = {}
+    for raw, choices in values.items():
+        name = str(raw).replace("-", "_") if not kernel else str(raw)
+        if kernel and name != KERNEL_OPTION:
+            raise ConfigError(f"{where}: a graph kernel's space has one option, {KERNEL_OPTION}, not {raw!r}")
+        if not kernel and (name not in defaults or name in _FIXED):
+            kind = "cannot be selected" if name in _FIXED else "is not a train option"
+            raise ConfigError(f"{where}: {raw!r} {kind}")
+        if not isinstance(choices, list) or not choices:
+            raise ConfigError(f"{where}: {raw} needs a non-empty list of values, got {choices!r}")
+        expected = float if kernel else type(defaults[name]) if defaults[name] is not None else str
+        for value in choices:
+            ok = isinstance(value, expected) or (expected is float and isinstance(value, int))
+            if isinstance(value, bool) and expected is not bool:
+                ok = False
+            if not ok:
+                raise ConfigError(f"{where}: {raw} takes {expected.__name__} values, got {value!r}")
+            if kernel and not value > 0:
+                raise ConfigError(f"{where}: {KERNEL_OPTION} must be > 0, got {value!r}")
+        options[name] = list(choices)
+    if not kernel:
+        for candidate in SearchSpace(options).candidates():  # each value must make a valid configuration
+            try:
+                RunConfig(**{**defaults, **candidate})
+            except ConfigError as exc:
+                raise ConfigError(f"{where}: {exc}") from None
+    return SearchSpace(options, samples)
+
+
+def load_space(spec: str, model: str, kernel: bool = False) -> SearchSpace:
+    """The space of ``model``: ``spec`` is a YAML file, or ``default`` for the shipped one."""
+    path = DEFAULT_SPACES if spec == "default" else spec
+    try:
+        with open(path) as fh:
+            values = yaml.safe_load(fh)
+    except OSError as exc:
+        raise ConfigError(f"cannot read search space {path} ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML ({str(exc).splitlines()[0]})") from None
+    if spec == "default":
+        if model not in values:
+            raise ConfigError(f"no default search space for model {model}")
+        return _parse(values[model], f"{path} [{model}]", kernel)
+    return _parse(values, path, kernel)
+
+
+def apply(config: RunConfig, candidate: dict[str, Any]) -> RunConfig:
+    """``config`` with a candidate's options."""
+    return dataclasses.replace(config, **candidate)
+
+
+__all__ = ["DEFAULT_SPACES", "KERNEL_OPTION", "SearchSpace", "apply", "load_space"]

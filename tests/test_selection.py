@@ -1,0 +1,180 @@
+"""Model selection inside every fold (Errica et al.): spaces, the protocol, workers, resume."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from dgl_diffpool.data import GraphClassificationData, load_dataset
+from dgl_diffpool.errors import ConfigError
+from dgl_diffpool.training import RunConfig
+from dgl_diffpool.training import selection
+from dgl_diffpool.training.cross_validation import make_folds
+from dgl_diffpool.training.space import SearchSpace, load_space
+from dgl_diffpool_cli import cli
+
+TINY = dict(protocol="cv", folds=2, epochs=2, hidden=8, mlp_hidden=8, batch_size=64)
+SPACE = SearchSpace({"lr": [0.001, 0.01]})
+ARGS = ["--protocol", "cv", "--folds", "2", "--epochs", "2", "--hidden", "8", "--mlp-hidden", "8",
+        "--batch-size", "64", "--no-progress", "--no-plot", "--final-runs", "2"]
+
+
+def _space_file(tmp_path, text="lr: [0.001, 0.01]\n"):
+    path = tmp_path / "space.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def _curves(folder):
+    with open(os.path.join(folder, "metrics.jsonl")) as fh:
+        return [{k: v for k, v in json.loads(line).items() if k != "seconds"} for line in fh]
+
+
+def test_grid_and_sampled_spaces(tmp_path):
+    grid = SearchSpace({"lr": [0.1, 0.01], "hidden": [8, 16, 32]})
+    assert grid.candidates() == [{"lr": 0.1, "hidden": 8}, {"lr": 0.1, "hidden": 16}, {"lr": 0.1, "hidden": 32},
+                                 {"lr": 0.01, "hidden": 8}, {"lr": 0.01, "hidden": 16}, {"lr": 0.01, "hidden": 32}]
+    sampled = SearchSpace(grid.options, samples=4)
+    draws = sampled.candidates(seed=3)
+    assert len(draws) == 4 and all(d in grid.candidates() for d in draws)
+    assert len({tuple(d.items()) for d in draws}) == 4
+    assert draws == sampled.candidates(seed=3) and draws != sampled.candidates(seed=4)
+    assert SearchSpace(grid.options, samples=10).candidates() == grid.candidates()
+    space = load_space(_space_file(tmp_path, "batch-size: [8, 16]\ndropout: [0, 0.5]\nsamples: 3\n"), "diffpool")
+    assert space.options == {"batch_size": [8, 16], "dropout": [0, 0.5]} and space.samples == 3
+
+
+def test_default_spaces_exist_for_every_model():
+    from dgl_diffpool.training.bench import BENCH_MODELS
+    from dgl_diffpool.training.kernel_svm import KERNELS
+
+    for model in BENCH_MODELS:
+        space = load_space("default", model, kernel=model in KERNELS)
+        assert space.candidates(), model
+    assert load_space("default", "wl-kernel", kernel=True).options == {"C": [1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0]}
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("colour: [1, 2]\n", "'colour' is not a train option"),
+        ("dataset: [MUTAG]\n", "'dataset' cannot be selected"),
+        ("lr: []\n", "lr needs a non-empty list of values"),
+        ("lr: 0.1\n", "lr needs a non-empty list of values"),
+        ("hidden: [8, sixteen]\n", "hidden takes int values, got 'sixteen'"),
+        ("batch_norm: [1, 0]\n", "batch_norm takes bool values, got 1"),
+        ("lr: [0.1, -1]\n", "learning rate must be a finite number > 0, got -1"),
+        ("samples: 0\nlr: [0.1]\n", "samples must be a whole number >= 1"),
+        ("lr: [0.1\n", "is not valid YAML"),
+        ("- lr\n", "a search space is a mapping"),
+    ],
+)
+def test_bad_spaces_give_one_line(tmp_path, data_dir, text, message):
+    path = _space_file(tmp_path, text)
+    with pytest.raises(ConfigError, match="^" + str(tmp_path).replace("/", ".")):
+        load_space(path, "diffpool")
+    out = str(tmp_path / "run")
+    result = CliRunner().invoke(cli, ["train", "--data-dir", data_dir, *ARGS, "--select", path, "--out", out])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1 and message in errors[0], result.output
+    assert not os.path.exists(out)
+
+
+def test_selection_never_sees_the_test_fold(tmp_path, data_dir, monkeypatch):
+    """Test-fold labels and features corrupted: the same candidates' scores, choices and curves."""
+    data = load_dataset("synthetic", data_dir)
+    config = RunConfig(data_dir=data_dir, **TINY)
+    folds = make_folds(config, data)
+    labels = data.labels.clone()
+    graphs = [g.clone() for g in data.graphs]
+    for fold in folds[:1]:
+        labels[fold] = (labels[fold] + 1) % data.num_classes
+        for i in fold.tolist():
+            graphs[i].ndata["feat"] = torch.rand_like(graphs[i].ndata["feat"]) * 100
+    corrupt = GraphClassificationData(data.name, graphs, labels, data.num_classes)
+
+    folds_file = tmp_path / "folds.json"  # the outer folds are stratified by every label: fix them
+    folds_file.write_text(json.dumps({"dataset": data.name, "folds": [f.tolist() for f in folds]}))
+    runs = {}
+    for name, dataset in (("clean", data), ("corrupt", corrupt)):
+        monkeypatch.setattr(selection, "load_config_dataset", lambda c, d=dataset: d)
+        out = str(tmp_path / name)
+        runs[name] = (out, selection.select_and_assess(config, SPACE, out, final_runs=1, folds_file=str(folds_file),
+                                                       echo=lambda _: None))
+    (clean_dir, clean), (corrupt_dir, dirty) = runs["clean"], runs["corrupt"]
+    fold = clean["per_fold"][0], dirty["per_fold"][0]
+    assert fold[0]["candidates"] == fold[1]["candidates"] and fold[0]["chosen"] == fold[1]["chosen"]
+    assert fold[0]["final_val_scores"] == fold[1]["final_val_scores"]
+    test_losses = [json.load(open(os.path.join(d, "fold-0", "final-0", "summary.json")))["test_loss"]
+                   for d in (clean_dir, corrupt_dir)]
+    assert test_losses[0] != test_losses[1]  # the corruption did reach the test fold
+    for sub in ("candidate-0", "candidate-1", "final-0"):
+        assert _curves(os.path.join(clean_dir, "fold-0", sub)) == _curves(os.path.join(corrupt_dir, "fold-0", sub))
+    inner = json.load(open(os.path.join(clean_dir, "folds.json")))["inner_valid"]
+    assert not set(inner[0]) & set(folds[0].tolist())
+
+
+def test_protocol_and_summary(tmp_path, data_dir):
+    config = RunConfig(data_dir=data_dir, **TINY)
+    out = str(tmp_path / "run")
+    summary = selection.select_and_assess(config, SPACE, out, final_runs=2, echo=lambda _: None)
+    assert json.load(open(os.path.join(out, "summary.json"))) == json.loads(json.dumps(summary))
+    for row in summary["per_fold"]:
+        vals = [c["val_score"] for c in row["candidates"]]
+        assert row["chosen"] == SPACE.candidates()[vals.index(max(vals))]
+        for j, c in enumerate(row["candidates"]):
+            run = json.load(open(os.path.join(out, f"fold-{row['fold']}", f"candidate-{j}", "summary.json")))
+            assert run["val_score"] == c["val_score"] and run["test_score"] is None  # never tested
+        finals = [json.load(open(os.path.join(out, f"fold-{row['fold']}", f"final-{r}", "summary.json")))
+                  for r in range(2)]
+        assert [f["test_score"] for f in finals] == row["final_test_scores"]
+        assert row["test_score"] == pytest.approx(sum(row["final_test_scores"]) / 2)
+        seeds = [json.load(open(os.path.join(out, f"fold-{row['fold']}", f"final-{r}", "config.json")))["seed"]
+                 for r in range(2)]
+        assert seeds[0] != seeds[1]  # final runs train from other seeds
+    means = [r["test_score"] for r in summary["per_fold"]]
+    assert summary["test_score_mean"] == pytest.approx(sum(means) / 2)
+    assert summary["single_run_mean"] == pytest.approx(sum(r["final_test_scores"][0] for r in summary["per_fold"]) / 2)
+
+
+def _select(args, data_dir, out, extra=(), popen=False):
+    cmd = [sys.executable, "-m", "dgl_diffpool_cli", "train", "--data-dir", data_dir, *ARGS, *args, "--out", out, *extra]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    if popen:
+        return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def _results(out):
+    summary = json.load(open(os.path.join(out, "summary.json")))
+    curves = {os.path.relpath(root, out): _curves(root) for root, _, files in os.walk(out) if "metrics.jsonl" in files}
+    return summary, curves
+
+
+def test_two_workers_give_the_results_of_one_and_a_killed_selection_resumes(tmp_path, data_dir):
+    space = _space_file(tmp_path)
+    one, two, cut = (str(tmp_path / name) for name in ("one", "two", "cut"))  # cut: killed, then resumed
+    for out, jobs in ((one, "1"), (two, "2")):
+        proc = _select(["--select", space, "--jobs", jobs], data_dir, out)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "[8/8]" in proc.stdout
+    assert _results(one) == _results(two)
+
+    proc = _select(["--select", space, "--jobs", "2"], data_dir, cut, popen=True)
+    deadline = time.monotonic() + 300
+    while not os.path.exists(os.path.join(cut, "fold-0", "candidate-1", "last.pt")):  # a training under way
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not os.path.exists(os.path.join(cut, "summary.json"))
+    resumed = _select(["--resume", "--jobs", "1"], data_dir, cut)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert _results(cut) == _results(one)
