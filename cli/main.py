@@ -28,7 +28,7 @@ from dgl_diffpool.training import (
     train as train_run,
 )
 from dgl_diffpool.training.config import PROTOCOLS
-from dgl_diffpool.training.bench import BENCH_MODELS, format_table, run_bench
+from dgl_diffpool.training.bench import BENCH_MODELS, Selection, format_table, run_bench
 from dgl_diffpool.training.cross_validation import cross_validate
 from dgl_diffpool.training.distributed import is_main_process, launched_by_torchrun
 from dgl_diffpool.training.engine import BEST
@@ -265,6 +265,8 @@ def train(ctx: click.Context, out: str | None, resume: bool, fold: int | None, f
         raise click.UsageError("--fold, --folds-file and --select need --protocol cv")
     if select is not None and fold is not None:
         raise click.UsageError("--select runs every fold (its trainings spread over --jobs); drop --fold")
+    if select is not None and launched_by_torchrun():
+        raise click.UsageError("--select spreads whole trainings over --jobs workers; run it without torchrun")
     space = load_space(select, config.model) if select is not None else None
     saved_plan = saved_selection(out) if resume else None
     if saved_plan is not None:  # a selection continues with its own space unless one is given (and checked)
@@ -403,18 +405,24 @@ def _names(value: str) -> list[str]:
               help="Bench directory; finished pairs in it are not rerun.")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar per training run.")
 @functools.partial(_train_options, skip=_BENCH_SKIP)
+@_selection_options
 @_library_errors
-def bench(datasets: str, models: str, out: str, progress: bool, **options: Any) -> None:
+def bench(datasets: str, models: str, out: str, progress: bool, select: str | None, final_runs: int, jobs: int,
+          storage: str | None, **options: Any) -> None:
     """Cross-validate every model on every dataset with the same folds and seeds, and print the
     paper-style table (models as rows, datasets as columns, test accuracy mean +- std over folds).
+
+    With --select, every model selects its configuration inside every fold with the same
+    inner splits and effort (the kernels: their C from the space's C values).
 
     Writes table.md, table.csv and results.json into --out; rerunning the command skips
     finished pairs and resumes an interrupted one."""
     config = RunConfig(**options, protocol="cv")
     names, model_names = _names(datasets), list(BENCH_MODELS) if models == "all" else _names(models)
+    selection = None if select is None else Selection(select, final_runs, jobs, storage)
     tick = time.perf_counter()
     try:
-        pairs = run_bench(config, names, model_names, out, progress=progress, echo=click.echo)
+        pairs = run_bench(config, names, model_names, out, progress=progress, echo=click.echo, selection=selection)
     except KeyboardInterrupt as exc:
         raise _interrupted(exc, f"rerun the same command to continue in {out}") from None
     click.echo(format_table(pairs, names, model_names))

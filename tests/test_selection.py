@@ -178,3 +178,33 @@ def test_two_workers_give_the_results_of_one_and_a_killed_selection_resumes(tmp_
     resumed = _select(["--resume", "--jobs", "1"], data_dir, cut)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert _results(cut) == _results(one)
+
+
+def test_bench_gives_every_model_the_same_selection(tmp_path, data_dir):
+    from dgl_diffpool.training.kernel_svm import C_GRID, kernel_cross_validate, kernel_matrix
+
+    space = _space_file(tmp_path, "sage-mean:\n  lr: [0.001, 0.01]\nwl-kernel:\n  C: [0.1, 10.0]\n")
+    out = str(tmp_path / "bench")
+    args = ["bench", "--datasets", "synthetic", "--models", "sage-mean,wl-kernel,sp-kernel", "--data-dir", data_dir,
+            "--folds", "2", "--epochs", "2", "--hidden", "8", "--mlp-hidden", "8", "--batch-size", "64",
+            "--no-progress", "--select", space, "--final-runs", "2", "--out", out]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    sage = json.load(open(os.path.join(out, "synthetic", "sage-mean", "summary.json")))
+    assert sage["candidates"] == [{"lr": 0.001}, {"lr": 0.01}] and len(sage["per_fold"][0]["final_test_scores"]) == 2
+    wl = json.load(open(os.path.join(out, "synthetic", "wl-kernel", "summary.json")))
+    assert {row["C"] for row in wl["per_fold"]} <= {0.1, 10.0}
+    sp = json.load(open(os.path.join(out, "synthetic", "sp-kernel", "summary.json")))  # not in the file: its default
+    assert {row["C"] for row in sp["per_fold"]} <= set(C_GRID)
+    # The kernels' C is chosen on the GNNs' inner validation split.
+    from dgl_diffpool.data.splits import fold_split
+
+    saved = json.load(open(os.path.join(out, "synthetic", "sage-mean", "folds.json")))
+    data = load_dataset("synthetic", data_dir)
+    for i, fold in enumerate(saved["folds"]):  # kernel_cross_validate's split of fold i
+        assert fold_split(data.labels, torch.tensor(fold), 0.1, 0 + i)["valid"].tolist() == saved["inner_valid"][i]
+    again = kernel_cross_validate(kernel_matrix("wl-kernel", data), data.labels,
+                                  [torch.tensor(f) for f in saved["folds"]], 0.1, 0, (0.1, 10.0))
+    assert again["per_fold"] == wl["per_fold"]
+    rerun = CliRunner().invoke(cli, [*args[:-4], "--final-runs", "3", "--out", out])
+    assert rerun.exit_code == 1 and "holds a bench with other settings (final_runs: 2 != 3)" in rerun.output

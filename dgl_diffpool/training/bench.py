@@ -14,6 +14,7 @@ import json
 import os
 import statistics
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
 from ..data import DATASETS, OGB_DATASETS
@@ -24,7 +25,9 @@ from .config import RunConfig
 from .cross_validation import cross_validate, load_folds, make_folds
 from .preflight import PREPROCESSED_MODELS, load_config_dataset, resolve_protocol
 from .rundir import write_json
-from .kernel_svm import KERNELS, kernel_cross_validate, kernel_matrix
+from .kernel_svm import C_GRID, KERNELS, kernel_cross_validate, kernel_matrix
+from .selection import select_and_assess
+from .space import KERNEL_OPTION, load_space
 
 BENCH_MODELS = MODELS + KERNELS
 SETTINGS_FILE = "bench.json"
@@ -33,18 +36,31 @@ _PAIR_FIELDS = ("dataset", "model", "device", "data_dir", "mirror")
 BASELINE, HEADLINE = "sage-mean", "diffpool"
 
 
-def _check_settings(out: str, base: RunConfig) -> None:
+@dataclass(frozen=True)
+class Selection:
+    """Model selection for every pair: the search space (a YAML file, or ``default`` for each
+    model's own), final runs per fold, worker processes and the Optuna storage URL."""
+
+    space: str
+    final_runs: int = 3
+    jobs: int = 1
+    storage: Optional[str] = None
+
+
+def _check_settings(out: str, base: RunConfig, selection: Optional[Selection] = None) -> None:
     """A bench directory holds one set of settings; a rerun with others would mix tables.
 
     Options newer than the bench's settings file count as agreeing when they are at
     their defaults (the earlier pairs ran without them).
     """
     settings = {k: v for k, v in base.to_dict().items() if k not in _PAIR_FIELDS}
+    settings.update(select=None if selection is None else selection.space,
+                    final_runs=None if selection is None else selection.final_runs)
     path = os.path.join(out, SETTINGS_FILE)
     if os.path.exists(path):
         with open(path) as fh:
             saved = json.load(fh)
-        defaults = RunConfig().to_dict()
+        defaults = {**RunConfig().to_dict(), "select": None, "final_runs": None}
         diff = [f"{k}: {saved.get(k, defaults[k])!r} != {v!r}" for k, v in settings.items()
                 if saved.get(k, defaults[k]) != v]
         if diff:
@@ -66,19 +82,29 @@ def _dataset_folds(config: RunConfig, out: str) -> tuple[Any, list, str]:
 
 
 def run_pair(config: RunConfig, model: str, out: str, data: Any, folds: list, folds_path: str,
-             progress: bool) -> dict[str, Any]:
+             progress: bool, selection: Optional[Selection] = None,
+             echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Cross-validate ``model`` on ``config.dataset`` into ``out/DATASET/MODEL``; returns its ``pair.json``.
 
-    A GNN trains with ``config`` (its ``model`` set to ``model``); a kernel uses its
-    folds, validation fraction and seed.
+    A GNN trains with ``config`` (its ``model`` set to ``model``), or with ``selection``
+    selects a configuration in every fold (:func:`~dgl_diffpool.training.selection.select_and_assess`);
+    a kernel uses its folds, validation fraction and seed, its C chosen from the space's
+    ``C`` values under ``selection`` (the same inner split as the GNNs').
     """
     pair_dir = os.path.join(out, config.dataset, model)
     tick = time.perf_counter()
     if model in KERNELS:
         os.makedirs(pair_dir, exist_ok=True)
         gram = kernel_matrix(model, data, config.seed)
-        summary = kernel_cross_validate(gram, data.labels, folds, config.val_fraction, config.seed)
+        grid = C_GRID if selection is None else load_space(selection.space, model, kernel=True).options[KERNEL_OPTION]
+        summary = kernel_cross_validate(gram, data.labels, folds, config.val_fraction, config.seed, grid)
         write_json(os.path.join(pair_dir, "summary.json"), {"dataset": config.dataset, "model": model, **summary})
+    elif selection is not None:
+        config = dataclasses.replace(config, model=model)
+        summary = select_and_assess(config, load_space(selection.space, model), pair_dir, selection.final_runs,
+                                    selection.jobs, selection.storage, folds_path, resume=True,
+                                    progress=progress and selection.jobs == 1, echo=echo,
+                                    study_prefix=f"{config.dataset}/{model}/")
     else:
         config = dataclasses.replace(config, model=model)
         cross_validate(config, pair_dir, folds_path, resume=True, progress=progress)
@@ -106,8 +132,10 @@ def run_bench(
     out: str,
     progress: bool = False,
     echo: Callable[[str], None] = print,
+    selection: Optional[Selection] = None,
 ) -> list[dict[str, Any]]:
-    """Cross-validate every model on every dataset (skipping finished pairs) and write the tables."""
+    """Cross-validate every model on every dataset (skipping finished pairs) and write the tables;
+    with ``selection`` every model gets the same selection in every fold."""
     unknown = [m for m in models if m not in BENCH_MODELS]
     if unknown:
         raise ConfigError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(BENCH_MODELS)}")
@@ -122,7 +150,10 @@ def run_bench(
                           "use dgl-diffpool train --dataset NAME --seeds N instead")
     base = dataclasses.replace(base, protocol="cv")
     os.makedirs(out, exist_ok=True)
-    _check_settings(out, base)
+    if selection is not None:  # every model's space, before anything runs
+        for model in models:
+            load_space(selection.space, model, kernel=model in KERNELS)
+    _check_settings(out, base, selection)
     pairs, total, done = [], len(datasets) * len(models), 0
     for dataset in datasets:
         data = folds = folds_path = None
@@ -139,7 +170,7 @@ def run_bench(
                     data, folds, folds_path = _dataset_folds(
                         dataclasses.replace(config, model=model if model in MODELS else base.model), out)
                 echo(f"[{done}/{total}] {dataset} {model}: {len(folds)}-fold cross-validation ...")
-                pair = run_pair(config, model, out, data, folds, folds_path, progress)
+                pair = run_pair(config, model, out, data, folds, folds_path, progress, selection, echo)
                 echo(f"[{done}/{total}] {dataset} {model}: {100 * pair['mean']:.2f} +- {100 * pair['std']:.2f} "
                      f"({pair['seconds']:.0f} s)")
             pairs.append(pair)
@@ -181,4 +212,4 @@ def write_tables(pairs: Sequence[dict[str, Any]], out: str, datasets: Sequence[s
     write_json(os.path.join(out, "results.json"), {"pairs": list(pairs), "gains": relative_gains(pairs, datasets)})
 
 
-__all__ = ["BENCH_MODELS", "format_table", "relative_gains", "run_bench", "run_pair"]
+__all__ = ["BENCH_MODELS", "Selection", "format_table", "relative_gains", "run_bench", "run_pair"]

@@ -68,6 +68,10 @@ class Plan:
     final_runs: int
     run_dir: str
     storage: str
+    prefix: str = ""  # of the study names: several selections (a bench's pairs) in one database
+
+    def study(self, storage, fold: int, final: bool = False):
+        return _study(storage, f"{self.prefix}fold-{fold}{'-final' if final else ''}")
 
     def candidates(self) -> list[dict[str, Any]]:
         return self.space.candidates(self.config.seed)
@@ -133,11 +137,11 @@ def _setup(plan: Plan, data: GraphClassificationData, folds: list[torch.Tensor])
                               "inner_valid": [s["valid"].tolist() for s in inner]})
         storage = _storage(plan.storage)
         for i in range(len(folds)):
-            study = _study(storage, f"fold-{i}")
+            study = plan.study(storage, i)
             if not study.trials:
                 for j in range(len(plan.candidates())):
                     study.enqueue_trial({}, user_attrs={"candidate": j})
-            final = _study(storage, f"fold-{i}-final")
+            final = plan.study(storage, i, final=True)
             if not final.trials:
                 for r in range(plan.final_runs):
                     final.enqueue_trial({}, user_attrs={"repeat": r})
@@ -181,7 +185,7 @@ class _Worker:
         self.inner = _inner_splits(self.data, self.folds, plan.config)
         self.storage = _storage(plan.storage)
         self.candidates = plan.candidates()
-        self.studies = [(_study(self.storage, f"fold-{i}"), _study(self.storage, f"fold-{i}-final"))
+        self.studies = [(plan.study(self.storage, i), plan.study(self.storage, i, final=True))
                         for i in range(len(self.folds))]
         self.total = len(self.folds) * (len(self.candidates) + plan.final_runs)
         self.started, self.trained = time.monotonic(), 0
@@ -331,7 +335,7 @@ def summarise(plan: Plan, folds: int) -> dict[str, Any]:
     candidates = plan.candidates()
     rows = []
     for i in range(folds):
-        select, finals = _study(storage, f"fold-{i}"), _study(storage, f"fold-{i}-final")
+        select, finals = plan.study(storage, i), plan.study(storage, i, final=True)
         chosen = chosen_candidate(select, len(candidates))
         scored = _finished(select)
         runs = _finished(finals)
@@ -366,6 +370,7 @@ def select_and_assess(
     resume: bool = False,
     progress: bool = False,
     echo: Callable[[str], None] = print,
+    study_prefix: str = "",
 ) -> dict[str, Any]:
     """Select a configuration of ``space`` inside each of ``config.folds`` outer folds and assess
     it by ``final_runs`` final runs (see the module's description); returns ``summary.json``.
@@ -382,7 +387,7 @@ def select_and_assess(
     for candidate in space.candidates(config.seed):  # every candidate's model, before any folder exists
         build_config_model(apply(config, candidate), data)
     folds = make_folds(config, data, folds_file)
-    plan = Plan(config, space, final_runs, run_dir, storage or default_storage(run_dir))
+    plan = Plan(config, space, final_runs, run_dir, storage or default_storage(run_dir), study_prefix)
     # A shared lock: commands on other machines join with --resume; each training locks its own folder.
     with run_folder(run_dir, config, resume, shared=True):
         folds = _setup(plan, data, folds)

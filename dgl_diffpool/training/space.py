@@ -96,21 +96,33 @@ def _parse(values: Any, where: str, kernel: bool) -> SearchSpace:
     return SearchSpace(options, samples)
 
 
-def load_space(spec: str, model: str, kernel: bool = False) -> SearchSpace:
-    """The space of ``model``: ``spec`` is a YAML file, or ``default`` for the shipped one."""
-    path = DEFAULT_SPACES if spec == "default" else spec
+def _read(path: str) -> Any:
     try:
         with open(path) as fh:
-            values = yaml.safe_load(fh)
+            return yaml.safe_load(fh)
     except OSError as exc:
         raise ConfigError(f"cannot read search space {path} ({exc.strerror})") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML ({str(exc).splitlines()[0]})") from None
-    if spec == "default":
-        if model not in values:
+
+
+def load_space(spec: str, model: str, kernel: bool = False) -> SearchSpace:
+    """The space of ``model``: ``spec`` is ``default`` (the shipped spaces), or a YAML file
+    holding one space, or, like the shipped file, a mapping from model names to spaces.
+    A model that a file does not cover (a graph kernel, for a file of one GNN space) keeps
+    its default space."""
+    from ..models import MODELS
+    from .kernel_svm import KERNELS
+
+    values = _read(DEFAULT_SPACES if spec == "default" else spec)
+    per_model = isinstance(values, dict) and values and all(k in MODELS + KERNELS for k in values)
+    if spec == "default" or per_model:
+        if model in values:
+            return _parse(values[model], f"{DEFAULT_SPACES if spec == 'default' else spec} [{model}]", kernel)
+        if spec == "default":
             raise ConfigError(f"no default search space for model {model}")
-        return _parse(values[model], f"{path} [{model}]", kernel)
-    return _parse(values, path, kernel)
+        return load_space("default", model, kernel)
+    return load_space("default", model, kernel) if kernel else _parse(values, spec, kernel)
 
 
 def apply(config: RunConfig, candidate: dict[str, Any]) -> RunConfig:
