@@ -147,9 +147,13 @@ def _selection_options(fn: Callable) -> Callable:
         click.option("--select", default=None, metavar="SPACE",
                      help="Model selection inside every fold: a YAML search space, or 'default' for the model's own."),
         click.option("--final-runs", type=click.IntRange(min=1), default=3,
-                     help="With --select: trainings of the chosen configuration per fold; the fold's score is their mean."),
+                     help="With --select: trainings of the chosen configuration per fold; the fold's score is "
+                          "their mean."),
         click.option("--jobs", type=click.IntRange(min=1), default=1,
                      help="With --select: worker processes (one thread each) sharing the trainings."),
+        click.option("--prune", is_flag=True,
+                     help="With --select: stop candidates that trail the others' median from epoch 10 on "
+                          "(Optuna's median pruner; with --jobs > 1 its decisions depend on timing)."),
         click.option("--storage", default=None, metavar="URL",
                      help="With --select: Optuna storage (default RUN_DIR/selection.db); a database URL lets "
                           "commands on several machines share the work."),
@@ -163,7 +167,8 @@ def _print_selection(summary: dict[str, Any], config: RunConfig, seconds: float)
     for row in summary["per_fold"]:
         chosen = ", ".join(f"{k}={v}" for k, v in row["chosen"].items())
         tests = " ".join(f"{t:.4f}" for t in row["final_test_scores"])
-        click.echo(f"fold {row['fold']}: chose {chosen}; final runs' test accuracy {tests}, mean {row['test_score']:.4f}")
+        click.echo(f"fold {row['fold']}: chose {chosen}; final runs' test accuracy {tests}, "
+                   f"mean {row['test_score']:.4f}")
     click.echo(f"{config.model} on {config.dataset}, {summary['folds']} folds with selection, "
                f"{summary['final_runs']} final runs each: test accuracy {100 * summary['test_score_mean']:.2f} +- "
                f"{100 * summary['test_score_std']:.2f} (one final run: {100 * summary['single_run_mean']:.2f} +- "
@@ -242,7 +247,7 @@ def _train_options(fn: Callable, skip: tuple[str, ...] = ()) -> Callable:
 @_library_errors
 def train(ctx: click.Context, out: str | None, resume: bool, fold: int | None, folds_file: str | None,
           progress: bool, tensorboard: bool, plot: bool, select: str | None, final_runs: int, jobs: int,
-          storage: str | None, **options: Any) -> None:
+          prune: bool, storage: str | None, **options: Any) -> None:
     """Train a model; select it on the validation split and test it once.
 
     With --protocol cv --select SPACE, a configuration of SPACE is selected inside every
@@ -282,7 +287,7 @@ def train(ctx: click.Context, out: str | None, resume: bool, fold: int | None, f
     try:
         if space is not None:
             summary = select_and_assess(config, space, out, final_runs, jobs, storage, folds_file, resume=resume,
-                                        progress=progress and jobs == 1, echo=click.echo)
+                                        progress=progress and jobs == 1, echo=click.echo, prune=prune)
             _print_selection(summary, config, time.perf_counter() - tick)
             click.echo(f"run directory: {out}")
             return
@@ -408,7 +413,7 @@ def _names(value: str) -> list[str]:
 @_selection_options
 @_library_errors
 def bench(datasets: str, models: str, out: str, progress: bool, select: str | None, final_runs: int, jobs: int,
-          storage: str | None, **options: Any) -> None:
+          prune: bool, storage: str | None, **options: Any) -> None:
     """Cross-validate every model on every dataset with the same folds and seeds, and print the
     paper-style table (models as rows, datasets as columns, test accuracy mean +- std over folds).
 
@@ -419,7 +424,7 @@ def bench(datasets: str, models: str, out: str, progress: bool, select: str | No
     finished pairs and resumes an interrupted one."""
     config = RunConfig(**options, protocol="cv")
     names, model_names = _names(datasets), list(BENCH_MODELS) if models == "all" else _names(models)
-    selection = None if select is None else Selection(select, final_runs, jobs, storage)
+    selection = None if select is None else Selection(select, final_runs, jobs, storage, prune)
     tick = time.perf_counter()
     try:
         pairs = run_bench(config, names, model_names, out, progress=progress, echo=click.echo, selection=selection)

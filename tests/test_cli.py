@@ -131,7 +131,7 @@ def test_cross_validation_from_the_cli(runner, tmp_path, data_dir):
                   "--fold", "1", "--folds-file", os.path.join(out, "folds.json"), *FAST)
     assert result.exit_code == 0, result.output
     assert json.load(open(os.path.join(one, "folds.json")))["folds"] == json.load(open(os.path.join(out, "folds.json")))["folds"]
-    _one_line_error(_run(runner, "train", "--fold", "1"), "--fold and --folds-file need --protocol cv")
+    _one_line_error(_run(runner, "train", "--fold", "1"), "--fold, --folds-file and --select need --protocol cv")
 
 
 def test_evaluate_a_cross_validation_fold(runner, tmp_path, data_dir):

@@ -15,7 +15,7 @@ from dgl_diffpool.nn import (
 )
 from dgl_diffpool.nn import low_rank
 
-from conftest import dense_adjacency, random_graph
+from conftest import random_graph
 
 K = 8  # graphs of 7, 1, 5 and 3 nodes are factored, those of 12 and 9 are not
 

@@ -192,7 +192,8 @@ def test_sigterm_stops_with_the_resume_hint(tmp_path, data_dir):
     "args, message",
     [
         (["--dataset", "NOPE"], "unknown dataset 'NOPE'"),
-        (["--dataset", "MUTAG", "--mirror", "/nonexistent/mirror"], "mirror directory /nonexistent/mirror does not exist"),
+        (["--dataset", "MUTAG", "--mirror", "/nonexistent/mirror"],
+         "mirror directory /nonexistent/mirror does not exist"),
         (["--dataset", "MUTAG", "--features", "attr"], "this dataset has no node attrs"),
         (["--dataset", "MUTAG", "--conv", "gine"], "conv 'gine' needs edge features"),
         (["--dataset", "MUTAG", "--protocol", "official"], "MUTAG has no official split"),

@@ -56,7 +56,8 @@ def test_default_spaces_exist_for_every_model():
     for model in BENCH_MODELS:
         space = load_space("default", model, kernel=model in KERNELS)
         assert space.candidates(), model
-    assert load_space("default", "wl-kernel", kernel=True).options == {"C": [1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0]}
+    kernel = load_space("default", "wl-kernel", kernel=True)
+    assert kernel.options == {"C": [1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0]}
 
 
 @pytest.mark.parametrize(
@@ -137,14 +138,17 @@ def test_protocol_and_summary(tmp_path, data_dir):
         assert row["test_score"] == pytest.approx(sum(row["final_test_scores"]) / 2)
         seeds = [json.load(open(os.path.join(out, f"fold-{row['fold']}", f"final-{r}", "config.json")))["seed"]
                  for r in range(2)]
-        assert seeds[0] != seeds[1]  # final runs train from other seeds
+        chosen = json.load(open(os.path.join(out, f"fold-{row['fold']}", f"candidate-{row['chosen_index']}",
+                                             "config.json")))["seed"]
+        assert len({chosen, *seeds}) == 3  # final runs train from scratch, from other seeds
     means = [r["test_score"] for r in summary["per_fold"]]
     assert summary["test_score_mean"] == pytest.approx(sum(means) / 2)
     assert summary["single_run_mean"] == pytest.approx(sum(r["final_test_scores"][0] for r in summary["per_fold"]) / 2)
 
 
 def _select(args, data_dir, out, extra=(), popen=False):
-    cmd = [sys.executable, "-m", "dgl_diffpool_cli", "train", "--data-dir", data_dir, *ARGS, *args, "--out", out, *extra]
+    cmd = [sys.executable, "-m", "dgl_diffpool_cli", "train", "--data-dir", data_dir, *ARGS, *args, "--out", out,
+           *extra]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     if popen:
         return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -161,8 +165,9 @@ def _results(out):
 def test_two_workers_give_the_results_of_one_and_a_killed_selection_resumes(tmp_path, data_dir):
     space = _space_file(tmp_path)
     one, two, cut = (str(tmp_path / name) for name in ("one", "two", "cut"))  # cut: killed, then resumed
-    for out, jobs in ((one, "1"), (two, "2")):
-        proc = _select(["--select", space, "--jobs", jobs], data_dir, out)
+    # Two workers, here one per listed device, as on a machine with two GPUs.
+    for out, workers in ((one, ["--jobs", "1"]), (two, ["--device", "cpu,cpu"])):
+        proc = _select(["--select", space, *workers], data_dir, out)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert "[8/8]" in proc.stdout
     assert _results(one) == _results(two)
@@ -208,3 +213,19 @@ def test_bench_gives_every_model_the_same_selection(tmp_path, data_dir):
     assert again["per_fold"] == wl["per_fold"]
     rerun = CliRunner().invoke(cli, [*args[:-4], "--final-runs", "3", "--out", out])
     assert rerun.exit_code == 1 and "holds a bench with other settings (final_runs: 2 != 3)" in rerun.output
+
+
+def test_the_pruner_stops_a_trailing_candidate(tmp_path, data_dir, monkeypatch):
+    monkeypatch.setattr(selection, "PRUNE_AFTER_EPOCHS", 2)
+    config = RunConfig(data_dir=data_dir, model="sage-mean", **{**TINY, "epochs": 4, "hidden": 16, "batch_size": 32})
+    space = SearchSpace({"lr": [0.01, 0.02, 1e-7]})  # the last one cannot learn in a few epochs
+    out = str(tmp_path / "run")
+    lines = []
+    summary = selection.select_and_assess(config, space, out, final_runs=1, echo=lines.append, prune=True)
+    for row in summary["per_fold"]:
+        assert [c["state"] for c in row["candidates"]] == ["complete", "complete", "pruned"]
+        assert row["chosen"] != {"lr": 1e-7}
+        curve = _curves(os.path.join(out, f"fold-{row['fold']}", "candidate-2"))
+        assert len(curve) == selection.PRUNE_AFTER_EPOCHS + 1  # stopped at the first epoch it may be
+        assert row["candidates"][2]["val_score"] == curve[-1]["val_acc"]
+    assert sum("candidate 2 (lr=1e-07): pruned" in line for line in lines) == 2

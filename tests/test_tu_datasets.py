@@ -1,11 +1,9 @@
 """TU datasets: official statistics from the mirror, corrupt files, mirror vs download, features."""
 import os
-import shutil
 import struct
 import zipfile
 import zlib
 
-import dgl
 import numpy as np
 import pytest
 import torch

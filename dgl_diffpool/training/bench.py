@@ -45,6 +45,7 @@ class Selection:
     final_runs: int = 3
     jobs: int = 1
     storage: Optional[str] = None
+    prune: bool = False
 
 
 def _check_settings(out: str, base: RunConfig, selection: Optional[Selection] = None) -> None:
@@ -104,7 +105,7 @@ def run_pair(config: RunConfig, model: str, out: str, data: Any, folds: list, fo
         summary = select_and_assess(config, load_space(selection.space, model), pair_dir, selection.final_runs,
                                     selection.jobs, selection.storage, folds_path, resume=True,
                                     progress=progress and selection.jobs == 1, echo=echo,
-                                    study_prefix=f"{config.dataset}/{model}/")
+                                    study_prefix=f"{config.dataset}/{model}/", prune=selection.prune)
     else:
         config = dataclasses.replace(config, model=model)
         cross_validate(config, pair_dir, folds_path, resume=True, progress=progress)

@@ -17,7 +17,8 @@ from .config import RunConfig
 from .engine import RunResult, train
 from .preflight import build_config_model, load_config_dataset, resolve_protocol
 from .distributed import init_from_env, run_on_main
-from .rundir import SETUP_LOCK_FILE, SUMMARY_FILE, check_same_config, folder_lock, read_json, run_folder, write_json
+from .rundir import (SELECTION_FILE, SETUP_LOCK_FILE, SUMMARY_FILE, check_same_config, folder_lock, read_json,
+                     run_folder, write_json)
 
 FOLDS_FILE = "folds.json"
 
@@ -88,7 +89,8 @@ def load_folds(path: str, num_graphs: int, dataset: Optional[str] = None) -> lis
     return folds
 
 
-def make_folds(config: RunConfig, data: GraphClassificationData, folds_file: Optional[str] = None) -> list[torch.Tensor]:
+def make_folds(config: RunConfig, data: GraphClassificationData,
+               folds_file: Optional[str] = None) -> list[torch.Tensor]:
     """``config.folds`` stratified folds of ``data`` (drawn with ``config.seed``), or those of ``folds_file``."""
     if folds_file is not None:
         folds = load_folds(folds_file, len(data), config.dataset)
@@ -149,7 +151,9 @@ def cross_validate(
         raise ConfigError(f"fold must be in 0..{len(folds) - 1}, got {only_fold}")
 
     join = only_fold is not None
-    with run_folder(run_dir, config, resume, join=join):
+    with run_folder(run_dir, config, resume, join=join) as existing:
+        if existing and os.path.exists(os.path.join(run_dir, SELECTION_FILE)):
+            raise RunFolderError(f"{run_dir} holds a model selection; continue it with --resume (and no --fold)")
         folds = _shared_folds(run_dir, folds, data, folds_file is not None)
         for i in range(len(folds)) if only_fold is None else [only_fold]:
             fold_dir = os.path.join(run_dir, f"fold-{i}")

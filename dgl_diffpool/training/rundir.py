@@ -25,6 +25,7 @@ from .config import RunConfig
 from .distributed import is_main_process, run_on_main
 
 CONFIG_FILE, SUMMARY_FILE = "config.json", "summary.json"
+SELECTION_FILE = "selection.json"  # marks a cross-validation with model selection in every fold
 LOCK_FILE, SETUP_LOCK_FILE = ".lock", ".setup.lock"
 _RUN_FILES = (CONFIG_FILE, SUMMARY_FILE, "folds.json", "metrics.jsonl", "last.pt", "best.pt")
 _RUN_PREFIXES = ("fold-", "seed-")

@@ -39,13 +39,15 @@ from ..errors import ConfigError, DiffPoolError, RunFolderError, TrainingError
 from .config import RunConfig
 from .cross_validation import FOLDS_FILE, load_folds, make_folds
 from .engine import train
+from .device import resolve_device
 from .preflight import build_config_model, load_config_dataset, resolve_protocol
-from .rundir import SETUP_LOCK_FILE, SUMMARY_FILE, folder_lock, read_json, run_folder, write_json
+from .rundir import (SELECTION_FILE, SETUP_LOCK_FILE, SUMMARY_FILE, folder_lock, read_json, run_folder,
+                     write_json)
 from .space import SearchSpace, apply
 
 STORAGE_FILE = "selection.db"
-SELECTION_FILE = "selection.json"
 STALE_AFTER = datetime.timedelta(seconds=60)
+PRUNE_AFTER_EPOCHS = 10
 _WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
 
@@ -69,6 +71,8 @@ class Plan:
     run_dir: str
     storage: str
     prefix: str = ""  # of the study names: several selections (a bench's pairs) in one database
+    prune: bool = False
+    devices: tuple[str, ...] = ()  # one per worker (CUDA: one job per device); empty: config.device
 
     def study(self, storage, fold: int, final: bool = False):
         return _study(storage, f"{self.prefix}fold-{fold}{'-final' if final else ''}")
@@ -112,7 +116,10 @@ def _storage(url: str):
 def _study(storage, name: str):
     import optuna
 
-    return optuna.create_study(storage=storage, study_name=name, direction="maximize", load_if_exists=True)
+    # Used only with prune: after two finished candidates, stop one that trails their median from epoch 10 on.
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=PRUNE_AFTER_EPOCHS)
+    return optuna.create_study(storage=storage, study_name=name, direction="maximize", load_if_exists=True,
+                               pruner=pruner)
 
 
 def _inner_splits(data: GraphClassificationData, folds: list[torch.Tensor], config: RunConfig) -> list[dict]:
@@ -135,11 +142,11 @@ def _setup(plan: Plan, data: GraphClassificationData, folds: list[torch.Tensor])
             inner = _inner_splits(data, folds, plan.config)
             write_json(path, {"dataset": data.name, "folds": [f.tolist() for f in folds],
                               "inner_valid": [s["valid"].tolist() for s in inner]})
-        storage = _storage(plan.storage)
+        storage, count = _storage(plan.storage), len(plan.candidates())
         for i in range(len(folds)):
             study = plan.study(storage, i)
             if not study.trials:
-                for j in range(len(plan.candidates())):
+                for j in range(count):
                     study.enqueue_trial({}, user_attrs={"candidate": j})
             final = plan.study(storage, i, final=True)
             if not final.trials:
@@ -153,33 +160,41 @@ def _key(trial) -> Optional[str]:
 
 
 def _finished(study) -> dict[int, Any]:
-    """Per candidate (or repeat) index, its finished trial: scored, or diverged."""
+    """Per candidate (or repeat) index, its finished trial: scored, pruned (no score) or diverged."""
     from optuna.trial import TrialState
 
     done = {}
     for t in study.get_trials(deepcopy=False):
         key = _key(t)
-        if key is not None and (t.state == TrialState.COMPLETE or "diverged" in t.user_attrs):
+        if key is not None and (t.state in (TrialState.COMPLETE, TrialState.PRUNED) or "diverged" in t.user_attrs):
             done[t.user_attrs[key]] = t
     return done
 
 
 def chosen_candidate(study, count: int) -> Optional[int]:
-    """The best candidate of a complete selection (ties: the earlier one), ``None`` until complete."""
+    """The best candidate of a complete selection (ties: the earlier one; a pruned candidate, whose
+    score is that of the epoch it stopped at, is not chosen), ``None`` until complete."""
     done = _finished(study)
     if len(done) < count:
         return None
-    scored = [(t.value, -j) for j, t in done.items() if t.value is not None]
+    from optuna.trial import TrialState
+
+    scored = [(t.value, -j) for j, t in done.items() if t.state == TrialState.COMPLETE]
     if not scored:
         raise TrainingError(f"every candidate of {study.study_name} diverged")
     return -max(scored)[1]
 
 
+class _Pruned(Exception):
+    """Raised from a candidate's epoch when Optuna's pruner stops it."""
+
+
 class _Worker:
     """Claims trainings from the studies until none is left, in one process."""
 
-    def __init__(self, plan: Plan, echo: Callable[[str], None], progress: bool, jobs: int) -> None:
+    def __init__(self, plan: Plan, echo: Callable[[str], None], progress: bool, jobs: int, index: int = 0) -> None:
         self.plan, self.echo, self.progress, self.jobs = plan, echo, progress, jobs
+        self.device = plan.devices[index % len(plan.devices)] if plan.devices else plan.config.device
         self.data = load_config_dataset(plan.config)
         self.folds = load_folds(os.path.join(plan.run_dir, FOLDS_FILE), len(self.data), self.data.name)
         self.inner = _inner_splits(self.data, self.folds, plan.config)
@@ -243,7 +258,8 @@ class _Worker:
         return True
 
     def _folder(self, fold: int, key: str, index: int) -> str:
-        return os.path.join(self.plan.run_dir, f"fold-{fold}", f"{'candidate' if key == 'candidate' else 'final'}-{index}")
+        kind = "candidate" if key == "candidate" else "final"
+        return os.path.join(self.plan.run_dir, f"fold-{fold}", f"{kind}-{index}")
 
     def _done(self) -> int:
         return sum(len(_finished(s)) for pair in self.studies for s in pair)
@@ -271,17 +287,29 @@ class _Worker:
             repeat, index = 0, trial.user_attrs["candidate"]
             splits = {k: v for k, v in self.inner[fold].items() if k != "test"}
             folder = self._folder(fold, "candidate", index)
-        one = dataclasses.replace(apply(config, self.candidates[index]), seed=training_seed(config.seed, fold, index, repeat))
+        # Candidates train with repeat 0, final runs with 1, 2, ...: from scratch, not a copy of the candidate.
+        one = dataclasses.replace(apply(config, self.candidates[index]), device=self.device,
+                                  seed=training_seed(config.seed, fold, index, repeat + 1 if final else 0))
         what = (f"fold {fold} final run {repeat}" if final else f"fold {fold} candidate {index}") + \
             f" ({', '.join(f'{k}={v}' for k, v in self.candidates[index].items())})"
-        try:
-            result = train(one, folder, resume=True, progress=self.progress, data=self.data, splits=splits)
-        except TrainingError as exc:  # a candidate that diverges loses; it does not stop the selection
-            from optuna.trial import TrialState
+        from optuna.trial import TrialState
 
+        def report(row: dict[str, Any]) -> None:  # the pruner sees each epoch's inner validation score
+            trial.report(row[f"val_{self.data.task.metric}"], row["epoch"])
+            if trial.should_prune():
+                raise _Pruned()
+
+        try:
+            result = train(one, folder, resume=True, progress=self.progress, data=self.data, splits=splits,
+                           on_epoch_end=report if self.plan.prune and not final else None)
+        except TrainingError as exc:  # a candidate that diverges loses; it does not stop the selection
             trial.set_user_attr("diverged", str(exc))
             study.tell(trial, state=TrialState.FAIL)
             self.echo(f"{what}: {exc}")
+            return
+        except _Pruned:
+            study.tell(trial, state=TrialState.PRUNED)
+            self.echo(f"{what}: pruned")
             return
         trial.set_user_attr("val_score", result.val_score)
         if final:
@@ -294,11 +322,11 @@ class _Worker:
         self.echo(f"[{done}/{self.total}] {what}: {score}; ETA {eta / 60:.1f} min")
 
 
-def _work(plan: Plan, progress: bool, jobs: int) -> None:
+def _work(plan: Plan, progress: bool, jobs: int, index: int) -> None:
     """A worker process: one thread, its own line per finished training."""
     torch.set_num_threads(1)
     try:
-        _Worker(plan, lambda line: print(line, flush=True), progress, jobs).run()
+        _Worker(plan, lambda line: print(line, flush=True), progress, jobs, index).run()
     except DiffPoolError as exc:
         print(f"Error: {exc}", file=sys.stderr, flush=True)
         sys.exit(1)
@@ -311,7 +339,7 @@ def _run_workers(plan: Plan, jobs: int, progress: bool, echo: Callable[[str], No
         _Worker(plan, echo, progress, 1).run()
         return
     context = multiprocessing.get_context("spawn")  # no forked torch or database state
-    workers = [context.Process(target=_work, args=(plan, False, jobs)) for _ in range(jobs)]
+    workers = [context.Process(target=_work, args=(plan, False, jobs, k)) for k in range(jobs)]
     for w in workers:
         w.start()
     try:
@@ -341,12 +369,15 @@ def summarise(plan: Plan, folds: int) -> dict[str, Any]:
         runs = _finished(finals)
         diverged = [r for r, t in runs.items() if t.value is None]
         if diverged:
-            raise TrainingError(f"fold {i}: final run(s) {diverged} diverged: {runs[diverged[0]].user_attrs['diverged']}")
+            reason = runs[diverged[0]].user_attrs["diverged"]
+            raise TrainingError(f"fold {i}: final run(s) {diverged} diverged: {reason}")
         tests = [runs[r].value for r in range(plan.final_runs)]
         rows.append({
             "fold": i, "chosen": candidates[chosen], "chosen_index": chosen,
-            "candidates": [{"config": c, "val_score": scored[j].value} for j, c in enumerate(candidates)],
-            "final_test_scores": tests, "final_val_scores": [runs[r].user_attrs["val_score"] for r in range(plan.final_runs)],
+            "candidates": [{"config": c, "val_score": scored[j].value, "state": scored[j].state.name.lower()}
+                           for j, c in enumerate(candidates)],
+            "final_test_scores": tests,
+            "final_val_scores": [runs[r].user_attrs["val_score"] for r in range(plan.final_runs)],
             "test_score": statistics.fmean(tests),
         })
     means, singles = [r["test_score"] for r in rows], [r["final_test_scores"][0] for r in rows]
@@ -371,6 +402,7 @@ def select_and_assess(
     progress: bool = False,
     echo: Callable[[str], None] = print,
     study_prefix: str = "",
+    prune: bool = False,
 ) -> dict[str, Any]:
     """Select a configuration of ``space`` inside each of ``config.folds`` outer folds and assess
     it by ``final_runs`` final runs (see the module's description); returns ``summary.json``.
@@ -379,17 +411,31 @@ def select_and_assess(
     (default: ``RUN_DIR/selection.db``), through which commands on other machines given the
     same run folder (with ``resume``) work on the same selection. With ``resume`` an
     interrupted selection continues: finished trainings are kept, interrupted ones resume.
+    With ``prune``, Optuna's median pruner stops candidates whose inner validation score
+    trails the others' at the same epoch (faster; with several workers its decisions depend
+    on which candidates finished first). ``config.device`` may list devices
+    (``cuda:0,cuda:1``): worker ``k`` trains on the ``k``-th, and ``jobs`` defaults to one
+    per device.
     """
     if final_runs < 1 or jobs < 1:
         raise ConfigError(f"final runs and jobs must be >= 1, got {final_runs} and {jobs}")
+    devices = tuple(d.strip() for d in config.device.split(",")) if "," in config.device else ()
+    if devices:
+        for device in devices:
+            resolve_device(device)
+        config = dataclasses.replace(config, device=devices[0])
+        jobs = len(devices) if jobs == 1 else jobs
     data = load_config_dataset(config)
     resolve_protocol(config, data)
     for candidate in space.candidates(config.seed):  # every candidate's model, before any folder exists
         build_config_model(apply(config, candidate), data)
     folds = make_folds(config, data, folds_file)
-    plan = Plan(config, space, final_runs, run_dir, storage or default_storage(run_dir), study_prefix)
+    plan = Plan(config, space, final_runs, run_dir, storage or default_storage(run_dir), study_prefix, prune, devices)
     # A shared lock: commands on other machines join with --resume; each training locks its own folder.
-    with run_folder(run_dir, config, resume, shared=True):
+    with run_folder(run_dir, config, resume, shared=True) as existing:
+        marks = [os.path.exists(os.path.join(run_dir, f)) for f in (FOLDS_FILE, SELECTION_FILE)]
+        if existing and marks == [True, False]:  # folds written, but by a cross-validation without selection
+            raise RunFolderError(f"{run_dir} holds a cross-validation without model selection; choose another --out")
         folds = _setup(plan, data, folds)
         _run_workers(plan, jobs, progress, echo)
         summary = summarise(plan, len(folds))
