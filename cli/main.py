@@ -268,16 +268,16 @@ def train(ctx: click.Context, out: str | None, resume: bool, fold: int | None, f
     config = RunConfig(**options)
     if config.protocol != "cv" and (fold is not None or folds_file is not None or select is not None):
         raise click.UsageError("--fold, --folds-file and --select need --protocol cv")
-    if select is not None and fold is not None:
-        raise click.UsageError("--select runs every fold (its trainings spread over --jobs); drop --fold")
-    if select is not None and launched_by_torchrun():
-        raise click.UsageError("--select spreads whole trainings over --jobs workers; run it without torchrun")
     space = load_space(select, config.model) if select is not None else None
     saved_plan = saved_selection(out) if resume else None
     if saved_plan is not None:  # a selection continues with its own space unless one is given (and checked)
         space = space or saved_plan[0]
         if ctx.get_parameter_source("final_runs") == ParameterSource.DEFAULT:
             final_runs = saved_plan[1]
+    if space is not None and fold is not None:
+        raise click.UsageError("a selection runs every fold (its trainings spread over --jobs); drop --fold")
+    if space is not None and launched_by_torchrun():
+        raise click.UsageError("a selection spreads whole trainings over --jobs workers; run it without torchrun")
     reserved = out is None
     if reserved:
         if launched_by_torchrun():  # every process must write and read the same folder

@@ -229,3 +229,20 @@ def test_the_pruner_stops_a_trailing_candidate(tmp_path, data_dir, monkeypatch):
         assert len(curve) == selection.PRUNE_AFTER_EPOCHS + 1  # stopped at the first epoch it may be
         assert row["candidates"][2]["val_score"] == curve[-1]["val_acc"]
     assert sum("candidate 2 (lr=1e-07): pruned" in line for line in lines) == 2
+
+
+def test_a_selection_and_a_plain_cross_validation_never_share_a_folder(tmp_path, data_dir):
+    plain, chosen = str(tmp_path / "plain"), str(tmp_path / "selection")
+    space = _space_file(tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["train", "--data-dir", data_dir, *ARGS, "--epochs", "1", "--out", plain]).exit_code == 0
+    result = runner.invoke(cli, ["train", "--out", plain, "--resume", "--select", space])
+    assert result.exit_code == 1 and "holds a cross-validation without model selection" in result.output
+    args = ["train", "--data-dir", data_dir, *ARGS, "--epochs", "1", "--select", space, "--out", chosen]
+    assert runner.invoke(cli, args).exit_code == 0
+    result = runner.invoke(cli, ["train", "--out", chosen, "--resume", "--fold", "0"])
+    assert result.exit_code == 2 and "a selection runs every fold" in result.output
+    result = runner.invoke(cli, ["train", "--out", chosen, "--resume", "--select", _space_file(tmp_path, "lr: [0.1]\n")])
+    assert result.exit_code == 1 and "holds a selection with another search space" in result.output
+    result = runner.invoke(cli, ["train", "--out", chosen, "--resume", "--no-progress"])  # the saved space
+    assert result.exit_code == 0 and "2 folds with selection" in result.output, result.output
