@@ -163,16 +163,26 @@ def _selection_options(fn: Callable) -> Callable:
     return fn
 
 
+def _print_community(community: dict[str, float] | None) -> None:
+    if community:
+        click.echo(f"planted communities recovered by the level-1 clusters (argmax S), mean over test graphs: "
+                   f"ARI {community['community_ari']:.3f}, NMI {community['community_nmi']:.3f}")
+
+
 def _print_selection(summary: dict[str, Any], config: RunConfig, seconds: float) -> None:
+    label = METRIC_LABELS[summary["metric"]]
     for row in summary["per_fold"]:
         chosen = ", ".join(f"{k}={v}" for k, v in row["chosen"].items())
         tests = " ".join(f"{t:.4f}" for t in row["final_test_scores"])
-        click.echo(f"fold {row['fold']}: chose {chosen}; final runs' test accuracy {tests}, "
+        click.echo(f"fold {row['fold']}: chose {chosen}; final runs' test {label} {tests}, "
                    f"mean {row['test_score']:.4f}")
+    ensemble = "" if summary["ensemble_mean"] is None else (
+        f"; ensemble of the final runs, averaged probabilities: {100 * summary['ensemble_mean']:.2f} +- "
+        f"{100 * summary['ensemble_std']:.2f}")
     click.echo(f"{config.model} on {config.dataset}, {summary['folds']} folds with selection, "
-               f"{summary['final_runs']} final runs each: test accuracy {100 * summary['test_score_mean']:.2f} +- "
+               f"{summary['final_runs']} final runs each: test {label} {100 * summary['test_score_mean']:.2f} +- "
                f"{100 * summary['test_score_std']:.2f} (one final run: {100 * summary['single_run_mean']:.2f} +- "
-               f"{100 * summary['single_run_std']:.2f}), {seconds:.0f} s")
+               f"{100 * summary['single_run_std']:.2f}{ensemble}), {seconds:.0f} s")
 
 
 def _new_run_dir(config: RunConfig) -> str:
@@ -316,6 +326,7 @@ def train(ctx: click.Context, out: str | None, resume: bool, fold: int | None, f
                        f"(selected epoch {row['best_epoch'] + 1}, validation {row['val_score']:.4f})")
         click.echo(f"{config.model} on {config.dataset}, {summary['finished']} of {summary['total']} {unit}s: "
                    f"test {label} {100 * runs.mean:.2f} +- {100 * runs.std:.2f}, {time.perf_counter() - tick:.1f} s")
+        _print_community(summary.get("community"))
     else:
         label = METRIC_LABELS[result.metric]
         click.echo(
@@ -323,6 +334,7 @@ def train(ctx: click.Context, out: str | None, resume: bool, fold: int | None, f
             f"{' (early stop)' if result.stopped_early else ''}, validation {label} {result.val_score:.4f}, "
             f"test {label} {result.test_score:.4f}, {time.perf_counter() - tick:.1f} s"
         )
+        _print_community(result.community)
     click.echo(f"run directory: {out}")
     if plot:
         click.echo(f"training curves: {plot_run(out)}")

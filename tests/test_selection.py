@@ -14,6 +14,7 @@ from dgl_diffpool.data import GraphClassificationData, load_dataset
 from dgl_diffpool.errors import ConfigError
 from dgl_diffpool.training import RunConfig
 from dgl_diffpool.training import selection
+from dgl_diffpool.training.checkpoint import load_checkpoint, model_from_checkpoint
 from dgl_diffpool.training.cross_validation import make_folds
 from dgl_diffpool.training.space import SearchSpace, load_space
 from dgl_diffpool_cli import cli
@@ -143,6 +144,28 @@ def test_protocol_and_summary(tmp_path, data_dir):
         assert len({chosen, *seeds}) == 3  # final runs train from scratch, from other seeds
     means = [r["test_score"] for r in summary["per_fold"]]
     assert summary["test_score_mean"] == pytest.approx(sum(means) / 2)
+    # The ensemble: each final run's saved test probabilities are its best model's, one graph at a
+    # time; their average's accuracy is the fold's ensemble score.
+    data = load_dataset("synthetic", data_dir)
+    folds = json.load(open(os.path.join(out, "folds.json")))["folds"]
+    for row in summary["per_fold"]:
+        probs = []
+        for r in range(2):
+            folder = os.path.join(out, f"fold-{row['fold']}", f"final-{r}")
+            saved = json.load(open(os.path.join(folder, "test_predictions.json")))
+            assert saved["indices"] == folds[row["fold"]]
+            model, _ = model_from_checkpoint(load_checkpoint(os.path.join(folder, "best.pt")))
+            model.eval()
+            with torch.no_grad():
+                alone = torch.cat([torch.softmax(model(g, g.ndata["feat"]).logits, -1)
+                                   for g in (data.graphs[i] for i in saved["indices"])])
+            torch.testing.assert_close(torch.tensor(saved["probabilities"]), alone, atol=1e-5, rtol=1e-4)
+            labels = data.labels[saved["indices"]]
+            assert (alone.argmax(1) == labels).double().mean().item() == pytest.approx(row["final_test_scores"][r])
+            probs.append(alone)
+        ensemble = ((probs[0] + probs[1]).argmax(1) == labels).double().mean().item()
+        assert row["ensemble_test_score"] == pytest.approx(ensemble)
+    assert summary["ensemble_mean"] == pytest.approx(sum(r["ensemble_test_score"] for r in summary["per_fold"]) / 2)
     assert summary["single_run_mean"] == pytest.approx(sum(r["final_test_scores"][0] for r in summary["per_fold"]) / 2)
 
 

@@ -42,7 +42,8 @@ def make_graph(
     bridge_edges: int,
     noise_edges: int,
 ) -> dgl.DGLGraph:
-    """One undirected graph (both edge directions stored) of the given super-graph pattern."""
+    """One undirected graph (both edge directions stored) of the given super-graph pattern;
+    ``ndata["community"]`` holds each node's planted community."""
     m = int(rng.integers(communities[0], communities[1] + 1))
     sizes = rng.integers(community_size[0], community_size[1] + 1, size=m)
     offsets = np.concatenate([[0], np.cumsum(sizes)])
@@ -68,7 +69,9 @@ def make_graph(
         if u != v:
             edges.add((min(u, v), max(u, v)))
     src, dst = (torch.tensor(t, dtype=torch.int64) for t in zip(*sorted(edges)))
-    return dgl.graph((torch.cat([src, dst]), torch.cat([dst, src])), num_nodes=n)
+    g = dgl.graph((torch.cat([src, dst]), torch.cat([dst, src])), num_nodes=n)
+    g.ndata["community"] = torch.as_tensor(np.repeat(np.arange(m), sizes), dtype=torch.int64)
+    return g
 
 
 class HierarchicalCommunityDataset(DGLDataset):
@@ -96,7 +99,9 @@ class HierarchicalCommunityDataset(DGLDataset):
     max_degree : int
         Node features are the one-hot degree, clipped at this value.
 
-    Each item is ``(graph, label)``; ``graph.ndata["feat"]`` holds the features.
+    Each item is ``(graph, label)``; ``graph.ndata["feat"]`` holds the features and
+    ``graph.ndata["community"]`` the planted community of each node (see
+    :func:`dgl_diffpool.models.communities.community_recovery`).
     """
 
     def __init__(
@@ -127,6 +132,7 @@ class HierarchicalCommunityDataset(DGLDataset):
             bridge_edges=bridge_edges,
             noise_edges=noise_edges,
             max_degree=max_degree,
+            stored="community",  # caches written before communities were stored are not reused
         )
         digest = hashlib.sha1(repr(sorted(self.params.items())).encode()).hexdigest()[:10]
         self.graphs: list[dgl.DGLGraph] = []

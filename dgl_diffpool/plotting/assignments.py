@@ -15,21 +15,7 @@ from torch import nn  # noqa: E402
 
 from ..data import GraphClassificationData  # noqa: E402
 from ..errors import DiffPoolError  # noqa: E402
-from ..models import DiffPoolClassifier, EncodedClassifier  # noqa: E402
-
-
-def _unwrap(model: nn.Module, graph: dgl.DGLGraph) -> tuple[DiffPoolClassifier, torch.Tensor, Optional[torch.Tensor]]:
-    """The DiffPool classifier inside ``model`` and the inputs its first layer sees."""
-    feat = graph.ndata["feat"]
-    feat = feat.float() if feat.is_floating_point() else feat
-    edge_feat = None
-    if isinstance(model, EncodedClassifier):
-        if model.bond_encoder is not None:
-            edge_feat = model.bond_encoder(graph.edata["feat"])
-        feat, model = model.atom_encoder(feat), model.classifier
-    if not isinstance(model, DiffPoolClassifier):
-        raise DiffPoolError(f"only DiffPool models have learnt assignments to draw, not {type(model).__name__}")
-    return model, feat, edge_feat
+from ..models.communities import COMMUNITY_KEY, diffpool_core  # noqa: E402
 
 
 def _coarse_graph(adj: torch.Tensor, keep: list[int]) -> nx.Graph:
@@ -67,7 +53,7 @@ def draw_assignments(
         if not 0 <= i < len(data):
             raise DiffPoolError(f"graph {i} is not in {data.name} (it has {len(data)} graphs, 0..{len(data) - 1})")
         graph = data.graphs[i]
-        core, feat, edge_feat = _unwrap(model, graph)
+        core, feat, edge_feat = diffpool_core(model, graph)
         levels = core.coarsen(dgl.batch([graph]), feat, edge_feat=edge_feat)
         if max_level is not None and not 1 <= max_level <= len(levels):
             raise DiffPoolError(f"--level must be in 1..{len(levels)} for this model, got {max_level}")
@@ -90,8 +76,13 @@ def draw_assignments(
         label = int(data.labels[i]) if data.labels.dim() == 1 else data.labels[i].tolist()
         nx.draw_networkx(g, pos, ax=row[0], node_color=[cmap(c % 20) for c in clusters], node_size=40,
                          with_labels=False, width=0.5, edge_color="0.6")
+        recovery = ""
+        if COMMUNITY_KEY in graph.ndata:  # planted communities (the built-in dataset)
+            from sklearn.metrics import adjusted_rand_score
+
+            recovery = f"; ARI with planted communities {adjusted_rand_score(graph.ndata[COMMUNITY_KEY].tolist(), clusters):.2f}"
         row[0].set_title(f"graph {i}, label {label}: {graph.num_nodes()} nodes,\n"
-                         f"{len(set(clusters))} clusters used (colour = argmax S)")
+                         f"{len(set(clusters))} clusters used (colour = argmax S){recovery}")
         # Expected number of input nodes in each cluster: S^T 1 at level 1, composed after.
         mass = assign.sum(0)
         for level, ax in enumerate(row[1:1 + len(levels)], start=1):

@@ -50,12 +50,17 @@ class RepeatedResult:
     def write_summary(self, config: RunConfig, unit: str, ids: list[int], total: int, **extra: Any) -> None:
         """``summary.json``: each run's test and validation score and selected epoch, their mean and
         std, and how many of the ``total`` runs have finished (``finished``, ``total``)."""
+        community = {}
+        if self.runs and all(r.community for r in self.runs):  # mean over runs of each measure
+            community = {"community": {k: statistics.fmean(r.community[k] for r in self.runs)
+                                       for k in self.runs[0].community}}
         write_json(os.path.join(self.run_dir, SUMMARY_FILE), {
             "dataset": config.dataset, "model": config.model, "metric": self.metric, **extra,
             "finished": len(self.runs), "total": total,
-            "test_score_mean": self.mean, "test_score_std": self.std,
+            "test_score_mean": self.mean, "test_score_std": self.std, **community,
             f"per_{unit}": [{unit: i, "test_score": r.test_score, "val_score": r.val_score,
-                             "best_epoch": r.best_epoch} for i, r in zip(ids, self.runs)],
+                             "best_epoch": r.best_epoch, **({"community": r.community} if r.community else {})}
+                            for i, r in zip(ids, self.runs)],
         })
 
 
@@ -68,7 +73,7 @@ def finished_run(run_dir: str, config: RunConfig) -> Optional[RunResult]:
         return None
     check_same_config(run_dir, config)
     row = read_json(path)
-    result = RunResult(**{k: row[k] for k in RunResult.__dataclass_fields__})
+    result = RunResult(**{k: row[k] for k in RunResult.__dataclass_fields__ if k in row})  # older: no community
     return result if result.stopped_early or result.epochs_run >= config.epochs else None
 
 

@@ -15,13 +15,14 @@ from tqdm.auto import tqdm
 
 from ..data import GraphClassificationData, iterate_batches
 from ..errors import CheckpointError, TrainingError
+from ..models.communities import community_recovery, has_communities, learns_assignments
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from .config import RunConfig
 from .device import resolve_device
 from .distributed import barrier, gather_across_ranks, init_from_env, is_main_process
 from .distributed import rank as dist_rank
 from .distributed import sum_across_ranks, sync_buffers, world_size, wrap_model
-from .metrics import score, task_loss
+from .metrics import probabilities, score, task_loss
 from .preflight import build_config_model, prepare_run
 from .rundir import SUMMARY_FILE, run_folder, write_json
 
@@ -32,7 +33,9 @@ LAST, BEST = "last.pt", "best.pt"
 class RunResult:
     """The outcome of one run: ``metric`` (``acc``, ``rocauc`` or ``ap``) of the model
     selected on validation, on the validation and test graphs (``None`` for a run
-    without a test split: a candidate of model selection)."""
+    without a test split: a candidate of model selection). ``community``: on a dataset with
+    planted communities, how well a DiffPool model's first-level clusters recover them on
+    the test graphs (:func:`~dgl_diffpool.models.communities.community_recovery`)."""
 
     run_dir: str
     best_epoch: int
@@ -41,6 +44,7 @@ class RunResult:
     test_score: Optional[float]
     epochs_run: int
     stopped_early: bool
+    community: Optional[dict[str, float]] = None  # test graphs' planted communities recovered (ARI, NMI)
 
 
 def seed_everything(seed: int) -> None:
@@ -137,7 +141,20 @@ def evaluate(
     return run_epoch(model, data, indices, batch_size, device, bucket=bucket, max_padded_nodes=max_padded_nodes)
 
 
+@torch.no_grad()
+def predict(
+    model: nn.Module, data: GraphClassificationData, indices: torch.Tensor, batch_size: int, device: torch.device
+) -> torch.Tensor:
+    """Probabilities (see :func:`~dgl_diffpool.training.metrics.probabilities`) of the graphs at
+    ``indices``, in that order (eval mode)."""
+    model.eval()
+    outputs = [model(b.graph, b.feat, edge_feat=b.edge_feat).logits.cpu()
+               for b in iterate_batches(data, indices, batch_size, None, device)]
+    return probabilities(data.task, torch.cat(outputs))
+
+
 TENSORBOARD_DIR = "tensorboard"
+PREDICTIONS_FILE = "test_predictions.json"
 
 
 def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
@@ -285,11 +302,18 @@ def _fit(
     if writer is not None:
         writer.close()
 
-    test = {metric: None, "loss": None}
+    test, community = {metric: None, "loss": None}, None
     if "test" in splits:
         best_model, _ = model_from_checkpoint(load_checkpoint(best_path), best_path)
         test = evaluate(best_model.to(device), data, splits["test"], config.batch_size, device, **config.batching())
+        if is_main_process():  # for ensembles of runs (model selection's final runs)
+            probs = predict(best_model, data, splits["test"], config.batch_size, device)
+            write_json(os.path.join(run_dir, PREDICTIONS_FILE),
+                       {"indices": splits["test"].tolist(), "probabilities": probs.tolist()})
+        if has_communities(data.graphs) and learns_assignments(best_model):
+            community = community_recovery(best_model, [data.graphs[i] for i in splits["test"].tolist()])
     result = RunResult(run_dir=run_dir, best_epoch=best["epoch"], metric=metric, val_score=best["val_score"],
-                       test_score=test[metric], epochs_run=len(history), stopped_early=stopped)
+                       test_score=test[metric], epochs_run=len(history), stopped_early=stopped,
+                       community=community)
     write_json(os.path.join(run_dir, SUMMARY_FILE), {**result.__dict__, "test_loss": test["loss"]})
     return result

@@ -20,9 +20,16 @@ def task_loss(task: Task, logits: Tensor, labels: Tensor) -> Tensor:
     return F.binary_cross_entropy_with_logits(logits[present], labels[present])
 
 
+def probabilities(task: Task, logits: Tensor) -> Tensor:
+    """Class probabilities (multiclass: softmax, ``(G, C)``) or per-target probabilities of
+    the positive class (binary: sigmoid, ``(G, T)``)."""
+    return torch.softmax(logits, -1) if task.kind == "multiclass" else torch.sigmoid(logits)
+
+
 def score(task: Task, logits: Tensor, labels: Tensor) -> float:
     """The task's metric over all graphs of a split: accuracy, or ROC-AUC / average
-    precision by ``ogb``'s Evaluator (averaged over targets that have both classes)."""
+    precision by ``ogb``'s Evaluator (averaged over targets that have both classes).
+    ``logits`` may be any increasing function of them, such as :func:`probabilities`."""
     if task.metric == "acc":
         return (logits.argmax(-1) == labels).double().mean().item() if labels.numel() else 0.0
     from ogb.graphproppred import Evaluator

@@ -38,7 +38,8 @@ from ..data.splits import fold_split
 from ..errors import ConfigError, DiffPoolError, RunFolderError, TrainingError
 from .config import RunConfig
 from .cross_validation import FOLDS_FILE, load_folds, make_folds
-from .engine import train
+from .engine import PREDICTIONS_FILE, train
+from .metrics import score
 from .device import resolve_device
 from .preflight import build_config_model, load_config_dataset, resolve_protocol
 from .rundir import (SELECTION_FILE, SETUP_LOCK_FILE, SUMMARY_FILE, folder_lock, read_json, run_folder,
@@ -355,10 +356,25 @@ def _run_workers(plan: Plan, jobs: int, progress: bool, echo: Callable[[str], No
         raise TrainingError(f"{len(failed)} of {jobs} workers failed (exit codes {failed}); see their lines above")
 
 
-def summarise(plan: Plan, folds: int) -> dict[str, Any]:
+def _ensemble_score(plan: Plan, data: GraphClassificationData, fold: int) -> Optional[float]:
+    """The test score of the average of a fold's final runs' predicted probabilities (``None``
+    if a final run has no predictions file: trained before they were written)."""
+    probs = []
+    for r in range(plan.final_runs):
+        path = os.path.join(plan.run_dir, f"fold-{fold}", f"final-{r}", PREDICTIONS_FILE)
+        if not os.path.exists(path):
+            return None
+        saved = read_json(path)
+        probs.append(torch.tensor(saved["probabilities"], dtype=torch.float64))
+    indices = torch.tensor(saved["indices"], dtype=torch.long)
+    return score(data.task, torch.stack(probs).mean(0), data.labels[indices])
+
+
+def summarise(plan: Plan, data: GraphClassificationData, folds: int) -> dict[str, Any]:
     """``summary.json`` of a finished selection: per fold the candidates' inner validation scores,
     the chosen configuration and its final runs' test scores; over folds the mean and std of the
-    per-fold means (Errica et al.'s number) and of the first final run alone."""
+    per-fold means (Errica et al.'s number), of the first final run alone, and of the ensemble
+    of the final runs (their averaged probabilities: a different model, reported beside)."""
     storage = _storage(plan.storage)
     candidates = plan.candidates()
     rows = []
@@ -379,13 +395,18 @@ def summarise(plan: Plan, folds: int) -> dict[str, Any]:
             "final_test_scores": tests,
             "final_val_scores": [runs[r].user_attrs["val_score"] for r in range(plan.final_runs)],
             "test_score": statistics.fmean(tests),
+            "ensemble_test_score": _ensemble_score(plan, data, i),
         })
     means, singles = [r["test_score"] for r in rows], [r["final_test_scores"][0] for r in rows]
+    ensembles = [r["ensemble_test_score"] for r in rows]
+    ensembles = None if None in ensembles else ensembles
     return {
-        "dataset": plan.config.dataset, "model": plan.config.model, "metric": "acc", "folds": folds,
+        "dataset": plan.config.dataset, "model": plan.config.model, "metric": data.task.metric, "folds": folds,
         "final_runs": plan.final_runs, "candidates": candidates,
         "test_score_mean": statistics.fmean(means), "test_score_std": statistics.pstdev(means),
         "single_run_mean": statistics.fmean(singles), "single_run_std": statistics.pstdev(singles),
+        "ensemble_mean": statistics.fmean(ensembles) if ensembles else None,
+        "ensemble_std": statistics.pstdev(ensembles) if ensembles else None,
         "per_fold": rows,
     }
 
@@ -438,7 +459,7 @@ def select_and_assess(
             raise RunFolderError(f"{run_dir} holds a cross-validation without model selection; choose another --out")
         folds = _setup(plan, data, folds)
         _run_workers(plan, jobs, progress, echo)
-        summary = summarise(plan, len(folds))
+        summary = summarise(plan, data, len(folds))
         write_json(os.path.join(run_dir, SUMMARY_FILE), summary)
     return summary
 
