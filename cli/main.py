@@ -163,6 +163,18 @@ def _selection_options(fn: Callable) -> Callable:
     return fn
 
 
+SELECTION_OPTIONS = ("final_runs", "jobs", "prune", "storage")
+
+
+def _check_selection_options(ctx: click.Context) -> None:
+    """--final-runs, --jobs, --prune and --storage shape a selection: refused without one."""
+    given = [f"--{k.replace('_', '-')}" for k in SELECTION_OPTIONS
+             if ctx.get_parameter_source(k) != ParameterSource.DEFAULT]
+    if given:
+        verb = "applies" if len(given) == 1 else "apply"
+        raise click.UsageError(f"{', '.join(given)} {verb} to a selection: add --select")
+
+
 def _print_community(community: dict[str, float] | None) -> None:
     if community:
         click.echo(f"planted communities recovered by the level-1 clusters (argmax S), mean over test graphs: "
@@ -280,10 +292,16 @@ def train(ctx: click.Context, out: str | None, resume: bool, fold: int | None, f
         raise click.UsageError("--fold, --folds-file and --select need --protocol cv")
     space = load_space(select, config.model) if select is not None else None
     saved_plan = saved_selection(out) if resume else None
-    if saved_plan is not None:  # a selection continues with its own space unless one is given (and checked)
-        space = space or saved_plan[0]
+    if saved_plan is not None:  # a selection continues as recorded unless told otherwise (and checked)
+        space = space or saved_plan.space
         if ctx.get_parameter_source("final_runs") == ParameterSource.DEFAULT:
-            final_runs = saved_plan[1]
+            final_runs = saved_plan.final_runs
+        if ctx.get_parameter_source("prune") == ParameterSource.DEFAULT:
+            prune = saved_plan.prune
+        if storage is None and saved_plan.storage is not None:
+            raise click.UsageError(f"this selection's studies are in {saved_plan.storage}: give --storage again")
+    if space is None:
+        _check_selection_options(ctx)
     if space is not None and fold is not None:
         raise click.UsageError("a selection runs every fold (its trainings spread over --jobs); drop --fold")
     if space is not None and launched_by_torchrun():
@@ -436,6 +454,8 @@ def bench(datasets: str, models: str, out: str, progress: bool, select: str | No
     finished pairs and resumes an interrupted one."""
     config = RunConfig(**options, protocol="cv")
     names, model_names = _names(datasets), list(BENCH_MODELS) if models == "all" else _names(models)
+    if select is None:
+        _check_selection_options(click.get_current_context())
     selection = None if select is None else Selection(select, final_runs, jobs, storage, prune)
     tick = time.perf_counter()
     try:

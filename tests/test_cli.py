@@ -40,7 +40,8 @@ def test_prep_train_evaluate(runner, tmp_path, data_dir):
     summary = json.load(open(os.path.join(out, "summary.json")))
     assert f"test accuracy {summary['test_score']:.4f}" in result.output
     assert f"run directory: {out}" in result.output
-    assert sorted(f for f in os.listdir(out) if not f.startswith(".")) == ["best.pt", "config.json", "curves.png", "last.pt", "metrics.jsonl", "summary.json", "test_predictions.json"]
+    assert sorted(f for f in os.listdir(out) if not f.startswith(".")) == [
+        "best.pt", "config.json", "curves.png", "last.pt", "metrics.jsonl", "summary.json", "test_predictions.json"]
     result = _run(runner, "evaluate", out, "--split", "test")
     assert result.exit_code == 0, result.output
     assert f"accuracy {summary['test_score']:.4f}" in result.output and "[test, 100 graphs]" in result.output

@@ -50,6 +50,36 @@ def test_grid_and_sampled_spaces(tmp_path):
     assert space.options == {"batch_size": [8, 16], "dropout": [0, 0.5]} and space.samples == 3
 
 
+def test_sampled_spaces_never_list_the_grid():
+    # 10^12 combinations: listing them would not finish.
+    huge = SearchSpace({f"o{i}": list(range(10)) for i in range(12)}, samples=5)
+    draws = huge.candidates(seed=7)
+    assert len(draws) == 5 and len({tuple(d.values()) for d in draws}) == 5
+    assert all(set(d) == set(huge.options) and all(0 <= v < 10 for v in d.values()) for d in draws)
+    assert draws == huge.candidates(seed=7)
+    # Grid positions decode to the grid's order: a sample of all of it is the grid itself.
+    small = SearchSpace({"a": [1, 2, 3], "b": ["x", "y"]})
+    five = SearchSpace(small.options, samples=5).candidates(seed=1)
+    assert len(five) == 5 and five == [c for c in small.candidates() if c in five]
+
+
+def test_options_a_model_prepares_its_data_with_cannot_be_selected(tmp_path):
+    for model, text in (("diffpool-det", "ratio: [0.1, 0.25]\n"), ("diffpool-det", "pool-levels: [1, 2]\n"),
+                        ("patchy-san", "patchy-field: [5, 10]\n")):
+        with pytest.raises(ConfigError, match=f"cannot be selected for {model}: the dataset is prepared"):
+            load_space(_space_file(tmp_path, text), model)
+    assert load_space(_space_file(tmp_path, "ratio: [0.1, 0.25]\n"), "diffpool").options == {"ratio": [0.1, 0.25]}
+
+
+def test_selection_options_without_a_selection_are_refused(tmp_path, data_dir):
+    for extra in (["--jobs", "2"], ["--final-runs", "2", "--prune"]):
+        out = str(tmp_path / "run")
+        result = CliRunner().invoke(cli, ["train", "--data-dir", data_dir, "--protocol", "cv", "--folds", "2",
+                                          "--epochs", "1", "--out", out, *extra])
+        assert result.exit_code == 2 and "to a selection: add --select" in result.output, result.output
+        assert not os.path.exists(out)
+
+
 def test_default_spaces_exist_for_every_model():
     from dgl_diffpool.training.bench import BENCH_MODELS
     from dgl_diffpool.training.kernel_svm import KERNELS
@@ -185,6 +215,30 @@ def _results(out):
     return summary, curves
 
 
+def test_a_resumed_selection_keeps_its_storage_pruning_and_folds(tmp_path, data_dir):
+    space, out = _space_file(tmp_path, "lr: [0.01]\n"), str(tmp_path / "run")
+    url = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    first = _select(["--select", space, "--storage", url], data_dir, out)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert json.load(open(os.path.join(out, "selection.json")))["storage"] == url
+    assert not os.path.exists(os.path.join(out, "selection.db"))
+    # Without --storage a resume would start empty studies in the run folder: refused.
+    bare = _select(["--resume"], data_dir, out)
+    assert bare.returncode == 2 and f"this selection's studies are in {url}: give --storage again" in bare.stderr
+    assert not os.path.exists(os.path.join(out, "selection.db"))
+    pruned = _select(["--resume", "--storage", url, "--prune"], data_dir, out)
+    assert pruned.returncode == 1 and "another search space, number of final runs, storage or pruning" in pruned.stderr
+    other = tmp_path / "other-folds.json"
+    other.write_text(json.dumps({"dataset": "synthetic", "folds": [list(range(1, 1000, 2)), list(range(0, 1000, 2))]}))
+    moved = _select(["--resume", "--storage", url, "--folds-file", str(other)], data_dir, out)
+    assert moved.returncode == 1 and "holds other folds than --folds-file" in moved.stderr, moved.stderr
+    again = _select(["--resume", "--storage", url], data_dir, out)
+    assert again.returncode == 0, again.stderr
+    # A database URL is recorded without its password.
+    plan = selection.Plan(RunConfig(), SPACE, 1, out, "postgresql://user:secret@host/db")
+    assert plan.to_dict()["storage"] == "postgresql://user:***@host/db"
+
+
 def test_two_workers_give_the_results_of_one_and_a_killed_selection_resumes(tmp_path, data_dir):
     space = _space_file(tmp_path)
     one, two, cut = (str(tmp_path / name) for name in ("one", "two", "cut"))  # cut: killed, then resumed
@@ -258,7 +312,8 @@ def test_a_selection_and_a_plain_cross_validation_never_share_a_folder(tmp_path,
     plain, chosen = str(tmp_path / "plain"), str(tmp_path / "selection")
     space = _space_file(tmp_path)
     runner = CliRunner()
-    assert runner.invoke(cli, ["train", "--data-dir", data_dir, *ARGS, "--epochs", "1", "--out", plain]).exit_code == 0
+    assert ARGS[-2:] == ["--final-runs", "2"]  # a selection's option: refused without --select
+    assert runner.invoke(cli, ["train", "--data-dir", data_dir, *ARGS[:-2], "--epochs", "1", "--out", plain]).exit_code == 0
     result = runner.invoke(cli, ["train", "--out", plain, "--resume", "--select", space])
     assert result.exit_code == 1 and "holds a cross-validation without model selection" in result.output
     args = ["train", "--data-dir", data_dir, *ARGS, "--epochs", "1", "--select", space, "--out", chosen]

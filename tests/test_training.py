@@ -201,3 +201,17 @@ def test_pool_levels_are_bounded_by_the_cluster_counts():
     build_model("diffpool", 3, 2, 126, pool_levels=4, hidden_feats=4, mlp_hidden=4)
     with pytest.raises(ValueError, match="use at most 4"):
         build_model("diffpool", 3, 2, 126, pool_levels=5, hidden_feats=4, mlp_hidden=4)
+
+
+def test_predict_keeps_the_order_of_the_indices_under_a_padding_cap(data_dir):
+    from dgl_diffpool.data import load_dataset
+    from dgl_diffpool.models import build_model
+    from dgl_diffpool.training.engine import predict
+
+    data = load_dataset("synthetic", data_dir)
+    model = build_model("diffpool", **data.model_shape(), hidden_feats=8, mlp_hidden=8)
+    indices = torch.tensor([7, 3, 900, 12, 5, 64])
+    alone = torch.cat([predict(model, data, indices[i:i + 1], 1, torch.device("cpu")) for i in range(6)])
+    capped = predict(model, data, indices, 64, torch.device("cpu"), max_padded_nodes=100)  # two graphs a batch
+    torch.testing.assert_close(capped, alone)
+    torch.testing.assert_close(capped.sum(1), torch.ones(6))

@@ -5,7 +5,7 @@ from typing import Any
 
 from torch import nn
 
-from .diffpool_classifier import DiffPoolClassifier, cluster_counts, max_pool_levels
+from .diffpool_classifier import DiffPoolClassifier, level_cluster_counts, max_pool_levels
 from .encoders import EncodedClassifier
 from .output import ClassifierOutput
 from .diffpool_det import DiffPoolDet
@@ -107,6 +107,6 @@ __all__ = [
     "SortPoolReadout",
     "build_model",
     "check_pool_levels",
-    "cluster_counts",
+    "level_cluster_counts",
     "max_pool_levels",
 ]

@@ -42,7 +42,7 @@ def first_level_clusters(model: nn.Module, graph: dgl.DGLGraph) -> Tensor:
     model.eval()
     graph = graph.to(next(model.parameters()).device)
     core, feat, edge_feat = diffpool_core(model, graph)
-    return core.coarsen(dgl.batch([graph]), feat, edge_feat=edge_feat)[0].assign.argmax(-1).cpu()
+    return core.first_pool.assignment(graph, feat, edge_feat=edge_feat).argmax(-1).cpu()
 
 
 def learns_assignments(model: nn.Module) -> bool:

@@ -109,7 +109,7 @@ class DiffPoolClassifier(nn.Module):
         self.readout, self.use_link_loss, self.use_entropy_loss = readout, link_loss, entropy_loss
         per_graph_ratio = ratio if adaptive_clusters else None
 
-        self.num_clusters = cluster_counts(max_num_nodes, ratio, pool_levels)
+        self.num_clusters = level_cluster_counts(max_num_nodes, ratio, pool_levels)
 
         gnn_args = dict(num_layers=gnn_layers, conv=conv, batch_norm=batch_norm, dropout=dropout)
         self.first_pool = DiffPool(
@@ -175,7 +175,7 @@ class DiffPoolClassifier(nn.Module):
         return levels
 
 
-def cluster_counts(max_num_nodes: int, ratio: float, pool_levels: int) -> list[int]:
+def level_cluster_counts(max_num_nodes: int, ratio: float, pool_levels: int) -> list[int]:
     r"""Clusters of each pooling level: :math:`K_0 = \lceil r n_{max} \rceil`, :math:`K_{l+1} = \lceil r K_l \rceil`."""
     counts, k = [], max_num_nodes
     for _ in range(pool_levels):

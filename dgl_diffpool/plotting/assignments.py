@@ -80,7 +80,8 @@ def draw_assignments(
         if COMMUNITY_KEY in graph.ndata:  # planted communities (the built-in dataset)
             from sklearn.metrics import adjusted_rand_score
 
-            recovery = f"; ARI with planted communities {adjusted_rand_score(graph.ndata[COMMUNITY_KEY].tolist(), clusters):.2f}"
+            ari = adjusted_rand_score(graph.ndata[COMMUNITY_KEY].tolist(), clusters)
+            recovery = f"; ARI with planted communities {ari:.2f}"
         row[0].set_title(f"graph {i}, label {label}: {graph.num_nodes()} nodes,\n"
                          f"{len(set(clusters))} clusters used (colour = argmax S){recovery}")
         # Expected number of input nodes in each cluster: S^T 1 at level 1, composed after.

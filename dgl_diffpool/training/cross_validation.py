@@ -111,6 +111,15 @@ def make_folds(config: RunConfig, data: GraphClassificationData,
     return stratified_kfold(data.labels, config.folds, config.seed)
 
 
+def saved_folds(path: str, data: GraphClassificationData, given: Optional[list[torch.Tensor]] = None
+                ) -> list[torch.Tensor]:
+    """The folds saved at ``path``, which must be the ``given`` ones (those of ``--folds-file``) if any."""
+    saved = load_folds(path, len(data), data.name)
+    if given is not None and [f.tolist() for f in saved] != [f.tolist() for f in given]:
+        raise ConfigError(f"{path} holds other folds than --folds-file; choose another --out")
+    return saved
+
+
 def _shared_folds(run_dir: str, folds: list[torch.Tensor], data: GraphClassificationData,
                   given: bool) -> list[torch.Tensor]:
     """The folds of the run in ``run_dir``: saved on first use, then the same for every process."""
@@ -121,10 +130,7 @@ def _shared_folds(run_dir: str, folds: list[torch.Tensor], data: GraphClassifica
             if not os.path.exists(path):
                 write_json(path, {"dataset": data.name, "folds": [f.tolist() for f in folds]})
                 return folds
-        saved = load_folds(path, len(data), data.name)
-        if given and [f.tolist() for f in saved] != [f.tolist() for f in folds]:
-            raise ConfigError(f"{path} holds other folds than --folds-file; choose another --out")
-        return saved
+        return saved_folds(path, data, folds if given else None)
 
     return run_on_main(read_or_write)
 

@@ -24,9 +24,7 @@ from .distributed import rank as dist_rank
 from .distributed import sum_across_ranks, sync_buffers, world_size, wrap_model
 from .metrics import probabilities, score, task_loss
 from .preflight import build_config_model, prepare_run
-from .rundir import SUMMARY_FILE, run_folder, write_json
-
-LAST, BEST = "last.pt", "best.pt"
+from .rundir import BEST, LAST, SUMMARY_FILE, run_folder, write_json
 
 
 @dataclass
@@ -143,13 +141,18 @@ def evaluate(
 
 @torch.no_grad()
 def predict(
-    model: nn.Module, data: GraphClassificationData, indices: torch.Tensor, batch_size: int, device: torch.device
+    model: nn.Module,
+    data: GraphClassificationData,
+    indices: torch.Tensor,
+    batch_size: int,
+    device: torch.device,
+    max_padded_nodes: int = 0,
 ) -> torch.Tensor:
     """Probabilities (see :func:`~dgl_diffpool.training.metrics.probabilities`) of the graphs at
-    ``indices``, in that order (eval mode)."""
+    ``indices``, in that order (eval mode; batches capped at ``max_padded_nodes`` as in training)."""
     model.eval()
     outputs = [model(b.graph, b.feat, edge_feat=b.edge_feat).logits.cpu()
-               for b in iterate_batches(data, indices, batch_size, None, device)]
+               for b in iterate_batches(data, indices, batch_size, None, device, max_padded_nodes=max_padded_nodes)]
     return probabilities(data.task, torch.cat(outputs))
 
 
@@ -259,55 +262,58 @@ def _fit(
     bar = tqdm(range(start, config.epochs), initial=start, total=config.epochs,
                disable=not (progress and is_main_process()),
                desc="epochs", unit="ep", leave=False)
-    for epoch in bar:
-        if stopped:
-            break
-        tick = time.perf_counter()
-        try:
-            tr = run_epoch(trained, data, splits["train"], config.batch_size, device, optimizer, config.clip,
-                           _epoch_generator(config.seed, epoch), **config.batching(), distributed=world_size() > 1)
-            sync_buffers(model)
-            va = evaluate(model, data, splits["valid"], config.batch_size, device, **config.batching())
-        except TrainingError as exc:
-            raise TrainingError(f"epoch {epoch + 1}: {exc}") from None
-        row = {"epoch": epoch, **{f"train_{k}": v for k, v in tr.items()},
-               **{f"val_{k}": v for k, v in va.items()}, "seconds": time.perf_counter() - tick}
-        history.append(row)
-        improved = va[metric] > best["val_score"] or (va[metric] == best["val_score"] and va["loss"] < best["val_loss"])
-        if improved:
-            best = dict(epoch=epoch, val_score=va[metric], val_loss=va["loss"])
-            bad_epochs = 0
-            save_checkpoint(best_path, dict(config=config.to_dict(), model_shape=shape, epoch=epoch,
-                                            model=model.state_dict(), splits=split_lists))
-        else:
-            bad_epochs += 1
-        stopped = bad_epochs >= config.patience
-        save_checkpoint(last_path, dict(config=config.to_dict(), model_shape=shape, epoch=epoch,
-                                        model=model.state_dict(), optimizer=optimizer.state_dict(),
-                                        rng=_rng_state(), history=history, best=best,
-                                        bad_epochs=bad_epochs, splits=split_lists))
-        write_json(os.path.join(run_dir, "metrics.jsonl"), history, lines=True)
-        barrier()  # no rank reads a checkpoint before rank 0 has written it
-        bar.set_postfix(loss=f"{tr['loss']:.3f}", **{f"val_{metric}": f"{va[metric]:.3f}"},
-                        best=f"{best['val_score']:.3f}")
+    try:  # the progress bar and the TensorBoard writer are closed however the loop ends
+        for epoch in bar:
+            if stopped:
+                break
+            tick = time.perf_counter()
+            try:
+                tr = run_epoch(trained, data, splits["train"], config.batch_size, device, optimizer, config.clip,
+                               _epoch_generator(config.seed, epoch), **config.batching(), distributed=world_size() > 1)
+                sync_buffers(model)
+                va = evaluate(model, data, splits["valid"], config.batch_size, device, **config.batching())
+            except TrainingError as exc:
+                raise TrainingError(f"epoch {epoch + 1}: {exc}") from None
+            row = {"epoch": epoch, **{f"train_{k}": v for k, v in tr.items()},
+                   **{f"val_{k}": v for k, v in va.items()}, "seconds": time.perf_counter() - tick}
+            history.append(row)
+            improved = va[metric] > best["val_score"] or (
+                va[metric] == best["val_score"] and va["loss"] < best["val_loss"])
+            if improved:
+                best = dict(epoch=epoch, val_score=va[metric], val_loss=va["loss"])
+                bad_epochs = 0
+                save_checkpoint(best_path, dict(config=config.to_dict(), model_shape=shape, epoch=epoch,
+                                                model=model.state_dict(), splits=split_lists))
+            else:
+                bad_epochs += 1
+            stopped = bad_epochs >= config.patience
+            save_checkpoint(last_path, dict(config=config.to_dict(), model_shape=shape, epoch=epoch,
+                                            model=model.state_dict(), optimizer=optimizer.state_dict(),
+                                            rng=_rng_state(), history=history, best=best,
+                                            bad_epochs=bad_epochs, splits=split_lists))
+            write_json(os.path.join(run_dir, "metrics.jsonl"), history, lines=True)
+            barrier()  # no rank reads a checkpoint before rank 0 has written it
+            bar.set_postfix(loss=f"{tr['loss']:.3f}", **{f"val_{metric}": f"{va[metric]:.3f}"},
+                            best=f"{best['val_score']:.3f}")
+            if writer is not None:
+                for key, value in row.items():
+                    if key != "epoch":
+                        split, _, name = key.partition("_")
+                        writer.add_scalar(f"{name}/{split}" if name else key, value, epoch)
+                writer.flush()
+            if on_epoch_end is not None:
+                on_epoch_end(row)
+    finally:
+        bar.close()
         if writer is not None:
-            for key, value in row.items():
-                if key != "epoch":
-                    split, _, name = key.partition("_")
-                    writer.add_scalar(f"{name}/{split}" if name else key, value, epoch)
-            writer.flush()
-        if on_epoch_end is not None:
-            on_epoch_end(row)
-    bar.close()
-    if writer is not None:
-        writer.close()
+            writer.close()
 
     test, community = {metric: None, "loss": None}, None
     if "test" in splits:
         best_model, _ = model_from_checkpoint(load_checkpoint(best_path), best_path)
         test = evaluate(best_model.to(device), data, splits["test"], config.batch_size, device, **config.batching())
         if is_main_process():  # for ensembles of runs (model selection's final runs)
-            probs = predict(best_model, data, splits["test"], config.batch_size, device)
+            probs = predict(best_model, data, splits["test"], config.batch_size, device, config.max_padded_nodes)
             write_json(os.path.join(run_dir, PREDICTIONS_FILE),
                        {"indices": splits["test"].tolist(), "probabilities": probs.tolist()})
         if has_communities(data.graphs) and learns_assignments(best_model):

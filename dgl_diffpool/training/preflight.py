@@ -20,6 +20,8 @@ _PREPROCESS: dict[str, Callable[[GraphClassificationData, RunConfig], None]] = {
     "patchy-san": lambda data, c: attach_receptive_fields(data, c.patchy_field, c.data_dir),
 }
 PREPROCESSED_MODELS = tuple(_PREPROCESS)
+# The options each preparation reads: fixed for the whole of a selection, which prepares the data once.
+PREPROCESS_FIELDS = {"diffpool-det": ("ratio", "pool_levels"), "patchy-san": ("patchy_field",)}
 
 
 def load_config_dataset(config: RunConfig) -> GraphClassificationData:

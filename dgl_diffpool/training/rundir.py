@@ -29,7 +29,7 @@ SELECTION_FILE = "selection.json"  # marks a cross-validation with model selecti
 LOCK_FILE, SETUP_LOCK_FILE = ".lock", ".setup.lock"
 _RUN_FILES = (CONFIG_FILE, SUMMARY_FILE, "folds.json", "metrics.jsonl", "last.pt", "best.pt")
 _RUN_PREFIXES = ("fold-", "seed-")
-CHECKPOINT = "last.pt"
+LAST, BEST = "last.pt", "best.pt"  # a run's checkpoints: to resume from, and the model selected
 
 
 def holds_run(path: str) -> bool:
@@ -124,7 +124,7 @@ def _first_missing(path: str) -> Optional[str]:
 
 
 def _has_checkpoint(folder: str) -> bool:
-    return any(CHECKPOINT in files for _, _, files in os.walk(folder))
+    return any(LAST in files for _, _, files in os.walk(folder))
 
 
 def _remove_created(run_dir: str, created: Optional[str], was_empty: bool) -> None:

@@ -37,7 +37,7 @@ from ..data import GraphClassificationData
 from ..data.splits import fold_split
 from ..errors import ConfigError, DiffPoolError, RunFolderError, TrainingError
 from .config import RunConfig
-from .cross_validation import FOLDS_FILE, load_folds, make_folds
+from .cross_validation import FOLDS_FILE, load_folds, make_folds, saved_folds
 from .engine import PREDICTIONS_FILE, train
 from .metrics import score
 from .device import resolve_device
@@ -82,16 +82,41 @@ class Plan:
         return self.space.candidates(self.config.seed)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"space": self.space.to_dict(), "candidates": self.candidates(), "final_runs": self.final_runs}
+        """``selection.json``: what a resumed selection must match. The storage is ``None`` for the
+        run folder's own file, else its URL without the password."""
+        storage = None if self.storage == default_storage(self.run_dir) else _without_password(self.storage)
+        return {"space": self.space.to_dict(), "candidates": self.candidates(), "final_runs": self.final_runs,
+                "storage": storage, "prune": self.prune}
 
 
-def saved_selection(run_dir: str) -> Optional[tuple[SearchSpace, int]]:
-    """The search space and number of final runs of the selection in ``run_dir``, if it holds one."""
+def _without_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL: _storage names the problem when it is opened
+        return url
+
+
+@dataclass(frozen=True)
+class SavedSelection:
+    """What ``selection.json`` of a run folder records (see :meth:`Plan.to_dict`)."""
+
+    space: SearchSpace
+    final_runs: int
+    storage: Optional[str]
+    prune: bool
+
+
+def saved_selection(run_dir: str) -> Optional[SavedSelection]:
+    """The recorded selection of ``run_dir``, if it holds one (files from before storage and
+    pruning were recorded: the run folder's own storage, no pruning)."""
     path = os.path.join(run_dir, SELECTION_FILE)
     if not os.path.exists(path):
         return None
     saved = read_json(path)
-    return SearchSpace(**saved["space"]), saved["final_runs"]
+    return SavedSelection(SearchSpace(**saved["space"]), saved["final_runs"], saved.get("storage"),
+                          saved.get("prune", False))
 
 
 def training_seed(seed: int, fold: int, candidate: int, repeat: int) -> int:
@@ -127,18 +152,21 @@ def _inner_splits(data: GraphClassificationData, folds: list[torch.Tensor], conf
     return [fold_split(data.labels, fold, config.val_fraction, config.seed + i) for i, fold in enumerate(folds)]
 
 
-def _setup(plan: Plan, data: GraphClassificationData, folds: list[torch.Tensor]) -> list[torch.Tensor]:
+def _setup(plan: Plan, data: GraphClassificationData, folds: list[torch.Tensor], given: bool) -> list[torch.Tensor]:
     """Folds, inner splits and studies, written once; a rerun checks they are the same."""
     path = os.path.join(plan.run_dir, FOLDS_FILE)
     with folder_lock(plan.run_dir, wait=True, name=SETUP_LOCK_FILE):
         selection = os.path.join(plan.run_dir, SELECTION_FILE)
         if os.path.exists(selection):
-            if read_json(selection) != json.loads(json.dumps(plan.to_dict())):
-                raise ConfigError(f"{plan.run_dir} holds a selection with another search space or number of final runs")
+            saved, wanted = read_json(selection), json.loads(json.dumps(plan.to_dict()))
+            saved = {"storage": None, "prune": False, **saved}  # files from before these were recorded
+            if saved != wanted:
+                raise ConfigError(f"{plan.run_dir} holds a selection with another search space, number of final "
+                                  "runs, storage or pruning")
         else:
             write_json(selection, plan.to_dict())
         if os.path.exists(path):
-            folds = load_folds(path, len(data), data.name)
+            folds = saved_folds(path, data, folds if given else None)
         else:
             inner = _inner_splits(data, folds, plan.config)
             write_json(path, {"dataset": data.name, "folds": [f.tolist() for f in folds],
@@ -193,10 +221,11 @@ class _Pruned(Exception):
 class _Worker:
     """Claims trainings from the studies until none is left, in one process."""
 
-    def __init__(self, plan: Plan, echo: Callable[[str], None], progress: bool, jobs: int, index: int = 0) -> None:
+    def __init__(self, plan: Plan, echo: Callable[[str], None], progress: bool, jobs: int, index: int = 0,
+                 data: Optional[GraphClassificationData] = None) -> None:
         self.plan, self.echo, self.progress, self.jobs = plan, echo, progress, jobs
         self.device = plan.devices[index % len(plan.devices)] if plan.devices else plan.config.device
-        self.data = load_config_dataset(plan.config)
+        self.data = data if data is not None else load_config_dataset(plan.config)  # a worker process loads its own
         self.folds = load_folds(os.path.join(plan.run_dir, FOLDS_FILE), len(self.data), self.data.name)
         self.inner = _inner_splits(self.data, self.folds, plan.config)
         self.storage = _storage(plan.storage)
@@ -335,9 +364,10 @@ def _work(plan: Plan, progress: bool, jobs: int, index: int) -> None:
         sys.exit(130)
 
 
-def _run_workers(plan: Plan, jobs: int, progress: bool, echo: Callable[[str], None]) -> None:
+def _run_workers(plan: Plan, jobs: int, progress: bool, echo: Callable[[str], None],
+                 data: GraphClassificationData) -> None:
     if jobs == 1:
-        _Worker(plan, echo, progress, 1).run()
+        _Worker(plan, echo, progress, 1, data=data).run()
         return
     context = multiprocessing.get_context("spawn")  # no forked torch or database state
     workers = [context.Process(target=_work, args=(plan, False, jobs, k)) for k in range(jobs)]
@@ -457,11 +487,12 @@ def select_and_assess(
         marks = [os.path.exists(os.path.join(run_dir, f)) for f in (FOLDS_FILE, SELECTION_FILE)]
         if existing and marks == [True, False]:  # folds written, but by a cross-validation without selection
             raise RunFolderError(f"{run_dir} holds a cross-validation without model selection; choose another --out")
-        folds = _setup(plan, data, folds)
-        _run_workers(plan, jobs, progress, echo)
+        folds = _setup(plan, data, folds, folds_file is not None)
+        _run_workers(plan, jobs, progress, echo, data)
         summary = summarise(plan, data, len(folds))
         write_json(os.path.join(run_dir, SUMMARY_FILE), summary)
     return summary
 
 
-__all__ = ["SearchSpace", "chosen_candidate", "saved_selection", "select_and_assess", "summarise", "training_seed"]
+__all__ = ["SavedSelection", "SearchSpace", "chosen_candidate", "saved_selection", "select_and_assess", "summarise",
+           "training_seed"]

@@ -2,14 +2,15 @@
 
 A space is a YAML mapping from ``train`` option names (``lr`` or ``batch-size``) to lists
 of values: every combination is a candidate (a grid), or, with a ``samples: K`` key, K
-combinations drawn by Optuna's default sampler. The graph kernels take one option, ``C``,
+combinations drawn at random (seeded). The graph kernels take one option, ``C``,
 the SVM's regularisation. Default spaces for every model ship in ``spaces.yaml``.
 """
 from __future__ import annotations
 
 import dataclasses
-import itertools
+import math
 import os
+import random
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -17,6 +18,7 @@ import yaml
 
 from ..errors import ConfigError
 from .config import RunConfig
+from .preflight import PREPROCESS_FIELDS
 
 DEFAULT_SPACES = os.path.join(os.path.dirname(__file__), "spaces.yaml")
 KERNEL_OPTION = "C"
@@ -35,31 +37,29 @@ class SearchSpace:
 
     def candidates(self, seed: int = 0) -> list[dict[str, Any]]:
         """The configurations to compare, in a fixed order: the grid, or ``samples`` distinct
-        combinations drawn by Optuna's random sampler seeded with ``seed`` (all of the grid if it
-        is no larger). Drawn up front, before any score exists, the list does not depend on which
-        worker finishes first, so neither do the results; an adaptive sampler (TPE) would."""
-        names = list(self.options)
-        grid = [dict(zip(names, values)) for values in itertools.product(*self.options.values())]
-        if self.samples is None or self.samples >= len(grid):
-            return grid
-        import optuna
-
-        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
-        dists = {k: optuna.distributions.CategoricalDistribution(list(range(len(v)))) for k, v in self.options.items()}
-        draws: list[dict[str, Any]] = []
-        while len(draws) < self.samples:
-            trial = study.ask(dists)
-            draw = {k: self.options[k][trial.params[k]] for k in names}
-            if draw not in draws:
-                draws.append(draw)
-            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        combinations drawn uniformly with a generator seeded with ``seed`` (all of the grid if it
+        is no larger), without listing the grid. Drawn up front, before any score exists, the list
+        does not depend on which worker finishes first, so neither do the results; an adaptive
+        sampler (TPE) would."""
+        names, sizes = list(self.options), [len(v) for v in self.options.values()]
+        total = math.prod(sizes)
+        picks = range(total)
+        if self.samples is not None and self.samples < total:  # distinct grid positions, sorted
+            picks = sorted(random.Random(seed).sample(range(total), self.samples))
+        draws = []
+        for pick in picks:  # position -> one value per option, the last option varying fastest
+            values = []
+            for size in reversed(sizes):
+                pick, index = divmod(pick, size)
+                values.append(index)
+            draws.append({k: self.options[k][i] for k, i in zip(names, reversed(values))})
         return draws
 
     def to_dict(self) -> dict[str, Any]:
         return {"options": self.options, "samples": self.samples}
 
 
-def _parse(values: Any, where: str, kernel: bool) -> SearchSpace:
+def _parse(values: Any, where: str, kernel: bool, model: str) -> SearchSpace:
     if not isinstance(values, dict) or not values:
         raise ConfigError(f"{where}: a search space is a mapping from option names to lists of values")
     values = dict(values)
@@ -75,6 +75,9 @@ def _parse(values: Any, where: str, kernel: bool) -> SearchSpace:
         if not kernel and (name not in defaults or name in _FIXED):
             kind = "cannot be selected" if name in _FIXED else "is not a train option"
             raise ConfigError(f"{where}: {raw!r} {kind}")
+        if name in PREPROCESS_FIELDS.get(model, ()):
+            raise ConfigError(f"{where}: {raw!r} cannot be selected for {model}: the dataset is prepared "
+                              "for it once, before the selection")
         if not isinstance(choices, list) or not choices:
             raise ConfigError(f"{where}: {raw} needs a non-empty list of values, got {choices!r}")
         expected = float if kernel else type(defaults[name]) if defaults[name] is not None else str
@@ -86,13 +89,12 @@ def _parse(values: Any, where: str, kernel: bool) -> SearchSpace:
                 raise ConfigError(f"{where}: {raw} takes {expected.__name__} values, got {value!r}")
             if kernel and not value > 0:
                 raise ConfigError(f"{where}: {KERNEL_OPTION} must be > 0, got {value!r}")
+            if not kernel:  # each value must make a valid configuration
+                try:
+                    RunConfig(**{**defaults, name: value})
+                except ConfigError as exc:
+                    raise ConfigError(f"{where}: {exc}") from None
         options[name] = list(choices)
-    if not kernel:
-        for candidate in SearchSpace(options).candidates():  # each value must make a valid configuration
-            try:
-                RunConfig(**{**defaults, **candidate})
-            except ConfigError as exc:
-                raise ConfigError(f"{where}: {exc}") from None
     return SearchSpace(options, samples)
 
 
@@ -118,11 +120,11 @@ def load_space(spec: str, model: str, kernel: bool = False) -> SearchSpace:
     per_model = isinstance(values, dict) and values and all(k in MODELS + KERNELS for k in values)
     if spec == "default" or per_model:
         if model in values:
-            return _parse(values[model], f"{DEFAULT_SPACES if spec == 'default' else spec} [{model}]", kernel)
+            return _parse(values[model], f"{DEFAULT_SPACES if spec == 'default' else spec} [{model}]", kernel, model)
         if spec == "default":
             raise ConfigError(f"no default search space for model {model}")
         return load_space("default", model, kernel)
-    return load_space("default", model, kernel) if kernel else _parse(values, spec, kernel)
+    return load_space("default", model, kernel) if kernel else _parse(values, spec, kernel, model)
 
 
 def apply(config: RunConfig, candidate: dict[str, Any]) -> RunConfig:
