@@ -24,7 +24,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_LEVERS = ("base", "features=attr+label", "readout=sum", "readout=mean", "conv=gin",
+DEFAULT_LEVERS = ("base", "features=attr+label", "input-norm", "readout=sum", "readout=mean", "conv=gin",
                   "pool-levels=2", "no-batch-norm", "weight-decay=0.0001", "hidden=64",
                   "batch-size=8", "no-link-loss+no-entropy-loss", "epochs=150+patience=50")
 

@@ -57,6 +57,8 @@ TRAIN_OPTIONS: list[tuple[str, str, Any, str]] = [
     ("--mlp-hidden", "mlp_hidden", click.IntRange(min=1), "Hidden size of the classifier MLP."),
     ("--conv", "conv", click.Choice(CONV_TYPES), "GNN layer type."),
     ("--batch-norm/--no-batch-norm", "batch_norm", bool, "BatchNorm after each GNN layer."),
+    ("--input-norm/--no-input-norm", "input_norm", bool,
+     "BatchNorm of the raw node features before the first layer (statistics of training batches)."),
     ("--dropout", "dropout", click.FloatRange(0, 1, max_open=True), "Dropout probability."),
     ("--readout", "readout", click.Choice(READOUTS), "Readout over the nodes of each DiffPool level."),
     ("--sort-k", "sort_k", click.IntRange(min=1), "sage-sort: nodes kept by the SortPool readout."),

@@ -225,3 +225,24 @@ def test_a_training_step_on_a_batch_of_one_small_graph(gen, name, n, kwargs):
         assert int(norm.num_batches_tracked) == (seen > 1)
         if seen == 1:
             assert not norm.running_mean.any() and torch.equal(norm.running_var, torch.ones(8))
+
+
+@pytest.mark.parametrize("name", ["diffpool", "sage-mean"])
+def test_input_norm_makes_the_model_blind_to_feature_units(gen, name):
+    """Training-mode outputs do not change when each feature column is rescaled and shifted."""
+    graphs, feats = _graphs(gen, sizes=(9, 12, 7))
+    bg, x = _batch(graphs, feats)
+    scale, shift = torch.tensor([0.2, 1.0, 60.0, 7.0, 0.5]), torch.tensor([5.0, -2.0, 100.0, 0.0, 3.0])
+    torch.manual_seed(0)
+    model = build_model(name, 5, 3, 12, input_norm=True, hidden_feats=8, mlp_hidden=8, batch_norm=False)
+    model.train()
+    torch.testing.assert_close(model(bg, x * scale + shift).logits, model(bg, x).logits, atol=1e-4, rtol=1e-3)
+    # In evaluation the running statistics normalise: the inner model sees (x - mean) / std * gamma + beta.
+    model.eval()
+    norm = model.norm
+    expected = model.classifier(bg, (x - norm.running_mean) / torch.sqrt(norm.running_var + norm.eps)).logits
+    torch.testing.assert_close(model(bg, x).logits, expected)
+    plain = build_model(name, 5, 3, 12, hidden_feats=8, mlp_hidden=8)
+    assert not isinstance(plain, type(model))
+    with pytest.raises(ValueError, match="input norm is for numeric node features"):
+        build_model(name, 5, 3, 12, input_norm=True, node_encoder="atom", hidden_feats=8)

@@ -313,7 +313,8 @@ def test_a_selection_and_a_plain_cross_validation_never_share_a_folder(tmp_path,
     space = _space_file(tmp_path)
     runner = CliRunner()
     assert ARGS[-2:] == ["--final-runs", "2"]  # a selection's option: refused without --select
-    assert runner.invoke(cli, ["train", "--data-dir", data_dir, *ARGS[:-2], "--epochs", "1", "--out", plain]).exit_code == 0
+    plain_args = ["train", "--data-dir", data_dir, *ARGS[:-2], "--epochs", "1", "--out", plain]
+    assert runner.invoke(cli, plain_args).exit_code == 0
     result = runner.invoke(cli, ["train", "--out", plain, "--resume", "--select", space])
     assert result.exit_code == 1 and "holds a cross-validation without model selection" in result.output
     args = ["train", "--data-dir", data_dir, *ARGS, "--epochs", "1", "--select", space, "--out", chosen]

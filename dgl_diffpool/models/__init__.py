@@ -6,7 +6,7 @@ from typing import Any
 from torch import nn
 
 from .diffpool_classifier import DiffPoolClassifier, level_cluster_counts, max_pool_levels
-from .encoders import EncodedClassifier
+from .encoders import EncodedClassifier, InputNorm
 from .output import ClassifierOutput
 from .diffpool_det import DiffPoolDet
 from .ecc import ECCClassifier
@@ -42,6 +42,7 @@ def build_model(
     node_encoder: str = "none",
     edge_encoder: str = "none",
     num_edge_labels: int = 0,
+    input_norm: bool = False,
     **options: Any,
 ) -> nn.Module:
     """Build the model ``name`` (one of :data:`MODELS`) for ``num_classes`` outputs.
@@ -57,7 +58,8 @@ def build_model(
     ``patchy-san`` is :class:`PatchySAN` (``patchy_width``, ``patchy_field``).
     ``node_encoder="atom"`` puts OGB's ``AtomEncoder`` (of the GNN hidden size)
     in front, and with ``conv="gine"`` ``edge_encoder="bond"`` adds its
-    ``BondEncoder`` (see :class:`EncodedClassifier`).
+    ``BondEncoder`` (see :class:`EncodedClassifier`). ``input_norm`` puts a BatchNorm of the
+    raw node features in front (:class:`InputNorm`; not with the atom encoder).
     """
     conv = options.get("conv", "sage")
     if conv == "gine" and edge_encoder == "none":
@@ -66,6 +68,8 @@ def build_model(
         in_feats = options.get("hidden_feats", 64)
     elif conv == "gine":
         raise ValueError("conv 'gine' needs the atom encoder in front (OGB molecule datasets)")
+    if input_norm and node_encoder != "none":
+        raise ValueError("input norm is for numeric node features, not the atom encoder's categorical ones")
     sort_k = options.pop("sort_k", 30)
     patchy = dict(width=options.pop("patchy_width", 32), field_size=options.pop("patchy_field", 10))
     check_pool_levels(name, max_num_nodes, options.get("ratio", 0.25), options.get("pool_levels", 1))
@@ -89,7 +93,7 @@ def build_model(
     else:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
     if node_encoder == "none":
-        return model
+        return InputNorm(model, in_feats) if input_norm else model
     return EncodedClassifier(model, in_feats, edge_encoder=conv == "gine")
 
 
@@ -102,6 +106,7 @@ __all__ = [
     "DiffPoolDet",
     "ECCClassifier",
     "EncodedClassifier",
+    "InputNorm",
     "FlatGNNClassifier",
     "PatchySAN",
     "SortPoolReadout",

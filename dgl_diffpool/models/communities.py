@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from ..errors import DiffPoolError
 from .diffpool_classifier import DiffPoolClassifier
-from .encoders import EncodedClassifier
+from .encoders import EncodedClassifier, InputNorm
 
 COMMUNITY_KEY = "community"
 
@@ -31,6 +31,8 @@ def diffpool_core(model: nn.Module, graph: dgl.DGLGraph) -> tuple[DiffPoolClassi
         if model.bond_encoder is not None:
             edge_feat = model.bond_encoder(graph.edata["feat"])
         feat, model = model.atom_encoder(feat), model.classifier
+    elif isinstance(model, InputNorm):
+        feat, model = model.norm(feat), model.classifier
     if not isinstance(model, DiffPoolClassifier):
         raise DiffPoolError(f"only DiffPool models have learnt assignments, not {type(model).__name__}")
     return model, feat, edge_feat
@@ -47,7 +49,8 @@ def first_level_clusters(model: nn.Module, graph: dgl.DGLGraph) -> Tensor:
 
 def learns_assignments(model: nn.Module) -> bool:
     """Whether ``model`` is (or wraps) a DiffPool classifier with learnt assignments."""
-    return isinstance(model.classifier if isinstance(model, EncodedClassifier) else model, DiffPoolClassifier)
+    return isinstance(model.classifier if isinstance(model, (EncodedClassifier, InputNorm)) else model,
+                      DiffPoolClassifier)
 
 
 def has_communities(graphs: Sequence[dgl.DGLGraph]) -> bool:

@@ -41,6 +41,7 @@ class RunConfig:
     mlp_hidden: int = 64
     conv: str = "sage"
     batch_norm: bool = True
+    input_norm: bool = False
     dropout: float = 0.0
     readout: str = "max"
     sort_k: int = 30
@@ -142,6 +143,7 @@ class RunConfig:
             mlp_hidden=self.mlp_hidden,
             conv=self.conv,
             batch_norm=self.batch_norm,
+            input_norm=self.input_norm,
             dropout=self.dropout,
             readout=self.readout,
             sort_k=self.sort_k,
