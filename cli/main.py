@@ -1,98 +1,162 @@
-"""The ``dgl-diffpool`` command line: thin wrappers over :mod:`dgl_diffpool`."""
+"""The ``dgl-diffpool`` command line: thin wrappers over :mod:`dgl_diffpool`.
+
+torch, DGL and ogb are imported inside the commands that use them: ``--help`` answers at once.
+"""
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import os
 import signal
+import sys
 import time
 from typing import Any, Callable
 
 import click
-import torch
+import cloup
 from click.core import ParameterSource
 
-from dgl_diffpool.data import DEFAULT_DATASET, MIRROR_ENV, load_dataset
-from dgl_diffpool.data.task import METRIC_LABELS
+from dgl_diffpool import __version__
 from dgl_diffpool.errors import DiffPoolError
-from dgl_diffpool.models import MODELS
-from dgl_diffpool.nn import CONV_TYPES, READOUTS
-from dgl_diffpool.plotting import draw_assignments, plot_run
-from dgl_diffpool.training import (
-    RunConfig,
-    evaluate as evaluate_split,
-    load_checkpoint,
-    model_from_checkpoint,
-    resolve_device,
-    train as train_run,
-)
-from dgl_diffpool.training.config import PROTOCOLS
-from dgl_diffpool.training.bench import BENCH_MODELS, Selection, format_table, run_bench
-from dgl_diffpool.training.cross_validation import cross_validate
-from dgl_diffpool.training.distributed import is_main_process, launched_by_torchrun
-from dgl_diffpool.training.engine import BEST
-from dgl_diffpool.training.preflight import load_config_dataset
-from dgl_diffpool.training.rundir import holds_run, saved_config
-from dgl_diffpool.training.seeds import repeat_seeds
-from dgl_diffpool.training.selection import saved_selection, select_and_assess
-from dgl_diffpool.training.space import load_space
+from dgl_diffpool.names import (BENCH_MODELS, CONV_TYPES, DEFAULT_DATASET, METRIC_LABELS, MIRROR_ENV, MODELS,
+                                OGB_DATASETS, PROTOCOLS, READOUTS, TU_DATASETS, resolve_dataset_name)
+from dgl_diffpool.training.config import RunConfig
 
 DEFAULTS = RunConfig()
+SPLITS = ("test", "valid", "train")
 
-# (option, RunConfig field, click type, help); defaults come from RunConfig.
-TRAIN_OPTIONS: list[tuple[str, str, Any, str]] = [
-    ("--dataset", "dataset", str,
-     "Dataset: synthetic (built in), a TU dataset (ENZYMES, PROTEINS, DD, ...) or an OGB one (ogbg-molhiv, ...)."),
-    ("--model", "model", click.Choice(MODELS),
-     "Model: DiffPool, DiffPool-NoLP (no link loss), DiffPool-Det (Graclus assignments), DiffPool on "
-     "Structure2Vec, GraphSAGE with a mean, Set2Set or SortPool readout, Structure2Vec, ECC (edge labels), "
-     "or PATCHY-SAN."),
-    ("--pool-levels", "pool_levels", click.IntRange(min=1), "Number of DiffPool layers."),
-    ("--ratio", "ratio", click.FloatRange(0, 1, min_open=True), "Assignment ratio: clusters per node."),
-    ("--adaptive-clusters/--fixed-clusters", "adaptive_clusters", bool,
-     "Per-graph cluster counts ceil(ratio * n_b) instead of one K per level."),
-    ("--gnn-layers", "gnn_layers", click.IntRange(min=1), "Layers in each embedding / assignment GNN."),
-    ("--hidden", "hidden", click.IntRange(min=1), "Hidden size of each GNN layer."),
-    ("--mlp-hidden", "mlp_hidden", click.IntRange(min=1), "Hidden size of the classifier MLP."),
-    ("--conv", "conv", click.Choice(CONV_TYPES), "GNN layer type."),
-    ("--batch-norm/--no-batch-norm", "batch_norm", bool, "BatchNorm after each GNN layer."),
-    ("--input-norm/--no-input-norm", "input_norm", bool,
-     "BatchNorm of the raw node features before the first layer (statistics of training batches)."),
-    ("--dropout", "dropout", click.FloatRange(0, 1, max_open=True), "Dropout probability."),
-    ("--readout", "readout", click.Choice(READOUTS), "Readout over the nodes of each DiffPool level."),
-    ("--sort-k", "sort_k", click.IntRange(min=1), "sage-sort: nodes kept by the SortPool readout."),
-    ("--patchy-width", "patchy_width", click.IntRange(min=1), "patchy-san: receptive fields per graph."),
-    ("--patchy-field", "patchy_field", click.IntRange(min=1), "patchy-san: nodes per receptive field."),
-    ("--link-loss/--no-link-loss", "link_loss", bool, "Link-prediction loss (off: DiffPool-NoLP)."),
-    ("--entropy-loss/--no-entropy-loss", "entropy_loss", bool, "Assignment-entropy loss."),
-    ("--lr", "lr", click.FloatRange(0, min_open=True), "Adam learning rate."),
-    ("--weight-decay", "weight_decay", click.FloatRange(0), "Adam weight decay."),
-    ("--batch-size", "batch_size", click.IntRange(min=1), "Graphs per batch."),
-    ("--bucket/--no-bucket", "bucket", bool,
-     "Batch graphs of similar size together (members and order still shuffled each epoch)."),
-    ("--max-padded-nodes", "max_padded_nodes", click.IntRange(min=0),
-     "Cap graphs x largest graph per batch, the padded size of a dense level (0: no cap)."),
-    ("--epochs", "epochs", click.IntRange(min=1), "Maximum number of epochs."),
-    ("--patience", "patience", click.IntRange(min=1), "Early stopping: epochs without validation gain."),
-    ("--clip", "clip", click.FloatRange(0, min_open=True), "Gradient norm clipping threshold."),
-    ("--protocol", "protocol", click.Choice(PROTOCOLS),
-     "holdout: one stratified split; cv: stratified k-fold cross-validation; official: the dataset's own split "
-     "(OGB); auto: official where there is one, else holdout."),
-    ("--folds", "folds", click.IntRange(min=2), "Number of cross-validation folds."),
-    ("--val-fraction", "val_fraction", click.FloatRange(0, 1, min_open=True, max_open=True),
-     "Stratified validation fraction."),
-    ("--test-fraction", "test_fraction", click.FloatRange(0, 1, min_open=True, max_open=True),
-     "Stratified test fraction (holdout protocol)."),
-    ("--seed", "seed", int, "Seed of data generation, splits, initialisation and shuffling."),
-    ("--seeds", "seeds", click.IntRange(min=1), "Repeat a holdout / official run with seeds SEED, SEED+1, ..."),
-    ("--data-seed", "data_seed", int, "Seed of the built-in dataset's generator (the same graphs whatever --seed)."),
-    ("--device", "device", str, "cpu, cuda or cuda:N."),
-    ("--data-dir", "data_dir", click.Path(file_okay=False), "Dataset cache directory."),
-    ("--mirror", "mirror", click.Path(file_okay=False),
-     f"Offline dataset mirror (layout tu/NAME.zip, ogb/ogbg_NAME/); default ${MIRROR_ENV}."),
-    ("--features", "features", str, "TU node features: auto, attr, label, degree, or a '+' combination."),
-]
+# `train` options by group: (option, RunConfig field, click type, help); defaults come from RunConfig.
+TRAIN_OPTIONS: dict[str, list[tuple[str, str, Any, str]]] = {
+    "Data": [
+        ("--dataset", "dataset", str,
+         "Dataset: synthetic (built in), a TU dataset (ENZYMES, PROTEINS, DD, ...) or an OGB one (ogbg-molhiv, ...); "
+         "`dgl-diffpool prep --help` lists them."),
+        ("--features", "features", str, "TU node features: auto, attr, label, degree, or a '+' combination."),
+        ("--data-dir", "data_dir", click.Path(file_okay=False), "Dataset cache directory."),
+        ("--mirror", "mirror", click.Path(file_okay=False),
+         f"Offline dataset mirror (layout tu/NAME.zip, ogb/ogbg_NAME/); default ${MIRROR_ENV}."),
+        ("--data-seed", "data_seed", int,
+         "Seed of the built-in dataset's generator (the same graphs whatever --seed)."),
+    ],
+    "Model": [
+        ("--model", "model", click.Choice(MODELS),
+         "Model: DiffPool, DiffPool-NoLP (no link loss), DiffPool-Det (Graclus assignments), DiffPool on "
+         "Structure2Vec, GraphSAGE with a mean, Set2Set or SortPool readout, Structure2Vec, ECC (edge labels), "
+         "or PATCHY-SAN."),
+        ("--conv", "conv", click.Choice(CONV_TYPES), "GNN layer type."),
+        ("--gnn-layers", "gnn_layers", click.IntRange(min=1), "Layers in each embedding / assignment GNN."),
+        ("--hidden", "hidden", click.IntRange(min=1), "Hidden size of each GNN layer."),
+        ("--mlp-hidden", "mlp_hidden", click.IntRange(min=1), "Hidden size of the classifier MLP."),
+        ("--batch-norm/--no-batch-norm", "batch_norm", bool, "BatchNorm after each GNN layer."),
+        ("--input-norm/--no-input-norm", "input_norm", bool,
+         "BatchNorm of the raw node features before the first layer (statistics of training batches)."),
+        ("--dropout", "dropout", click.FloatRange(0, 1, max_open=True), "Dropout probability."),
+        ("--readout", "readout", click.Choice(READOUTS), "Readout over the nodes of each DiffPool level."),
+        ("--sort-k", "sort_k", click.IntRange(min=1), "sage-sort: nodes kept by the SortPool readout."),
+        ("--patchy-width", "patchy_width", click.IntRange(min=1), "patchy-san: receptive fields per graph."),
+        ("--patchy-field", "patchy_field", click.IntRange(min=1), "patchy-san: nodes per receptive field."),
+    ],
+    "Pooling": [
+        ("--pool-levels", "pool_levels", click.IntRange(min=1), "Number of DiffPool layers."),
+        ("--ratio", "ratio", click.FloatRange(0, 1, min_open=True), "Assignment ratio: clusters per node."),
+        ("--adaptive-clusters/--fixed-clusters", "adaptive_clusters", bool,
+         "Per-graph cluster counts ceil(ratio * n_b) instead of one K per level."),
+        ("--link-loss/--no-link-loss", "link_loss", bool, "Link-prediction loss (off: DiffPool-NoLP)."),
+        ("--entropy-loss/--no-entropy-loss", "entropy_loss", bool, "Assignment-entropy loss."),
+    ],
+    "Optimisation": [
+        ("--lr", "lr", click.FloatRange(0, min_open=True), "Adam learning rate."),
+        ("--weight-decay", "weight_decay", click.FloatRange(0), "Adam weight decay."),
+        ("--batch-size", "batch_size", click.IntRange(min=1), "Graphs per batch."),
+        ("--bucket/--no-bucket", "bucket", bool,
+         "Batch graphs of similar size together (members and order still shuffled each epoch)."),
+        ("--max-padded-nodes", "max_padded_nodes", click.IntRange(min=0),
+         "Cap graphs x largest graph per batch, the padded size of a dense level (0: no cap)."),
+        ("--epochs", "epochs", click.IntRange(min=1), "Maximum number of epochs."),
+        ("--patience", "patience", click.IntRange(min=1), "Early stopping: epochs without validation gain."),
+        ("--clip", "clip", click.FloatRange(0, min_open=True), "Gradient norm clipping threshold."),
+        ("--device", "device", str, "cpu, cuda or cuda:N."),
+    ],
+    "Protocol": [
+        ("--protocol", "protocol", click.Choice(PROTOCOLS),
+         "holdout: one stratified split; cv: stratified k-fold cross-validation; official: the dataset's own "
+         "split (OGB); auto: official where there is one, else holdout."),
+        ("--folds", "folds", click.IntRange(min=2), "Number of cross-validation folds."),
+        ("--val-fraction", "val_fraction", click.FloatRange(0, 1, min_open=True, max_open=True),
+         "Stratified validation fraction."),
+        ("--test-fraction", "test_fraction", click.FloatRange(0, 1, min_open=True, max_open=True),
+         "Stratified test fraction (holdout protocol)."),
+        ("--seed", "seed", int, "Seed of data generation, splits, initialisation and shuffling."),
+        ("--seeds", "seeds", click.IntRange(min=1), "Repeat a holdout / official run with seeds SEED, SEED+1, ..."),
+    ],
+}
+
+
+def _config_option(flag: str, field: str, kind: Any, help_text: str) -> Callable:
+    default = getattr(DEFAULTS, field)
+    if kind is bool:
+        return cloup.option(flag, field, default=default, help=help_text)
+    if field == "mirror":
+        return cloup.option(flag, field, type=kind, default=None, envvar=MIRROR_ENV, help=help_text)
+    return cloup.option(flag, field, type=kind, default=default, help=help_text)
+
+
+def _train_options(extra: dict[str, list[Callable]] | None = None, skip: tuple[str, ...] = ()) -> Callable:
+    """The option groups of :data:`TRAIN_OPTIONS` (without the fields in ``skip``), each followed
+    by ``extra``'s options of the same group title; ``extra``'s other groups come after."""
+    extra = dict(extra or {})
+
+    def decorate(fn: Callable) -> Callable:
+        groups = []
+        for title, rows in TRAIN_OPTIONS.items():
+            options = [_config_option(*row) for row in rows if row[1] not in skip] + extra.pop(title, [])
+            if options:
+                groups.append((title, options))
+        groups += list(extra.items())
+        for title, options in reversed(groups):
+            fn = cloup.option_group(title, *options)(fn)
+        return fn
+
+    return decorate
+
+
+def _selection_options() -> list[Callable]:
+    return [
+        cloup.option("--select", default=None, metavar="SPACE",
+                     help="Model selection inside every fold: a YAML search space, or 'default' for the model's own."),
+        cloup.option("--final-runs", type=click.IntRange(min=1), default=3,
+                     help="With --select: trainings of the chosen configuration per fold; the fold's score is "
+                          "their mean."),
+        cloup.option("--jobs", type=click.IntRange(min=1), default=1,
+                     help="With --select: worker processes (one thread each) sharing the trainings."),
+        cloup.option("--prune", is_flag=True,
+                     help="With --select: stop candidates that trail the others' median from epoch 10 on "
+                          "(Optuna's median pruner; with --jobs > 1 its decisions depend on timing)."),
+        cloup.option("--storage", default=None, metavar="URL",
+                     help="With --select: Optuna storage (default RUN_DIR/selection.db); a database URL lets "
+                          "commands on several machines share the work."),
+    ]
+
+
+def _progress_options() -> list[Callable]:
+    return [
+        cloup.option("--progress/--no-progress", default=True,
+                     help="A progress bar on a terminal; without one (or when output is not a terminal: a log "
+                          "file, CI) plain lines, see --log-every."),
+        cloup.option("--log-every", type=click.IntRange(min=0), default=1, metavar="N",
+                     help="Without a progress bar: one line every N epochs (0: none)."),
+    ]
+
+
+def _progress(show: bool, log_every: int) -> Any:
+    """A bar where stderr is a terminal and the user wants one, plain lines otherwise; bars that
+    other libraries draw (ogb's preparation) are turned off with ours."""
+    from dgl_diffpool.training.progress import Progress
+
+    bar = show and sys.stderr.isatty()
+    if not bar:
+        os.environ.setdefault("TQDM_DISABLE", "1")
+    return Progress(bar=bar, every=0 if bar else log_every, echo=click.echo)
 
 
 class Interrupted(click.ClickException):
@@ -144,27 +208,6 @@ def _release_if_empty(path: str) -> None:
             os.rmdir(folder)
 
 
-def _selection_options(fn: Callable) -> Callable:
-    options = [
-        click.option("--select", default=None, metavar="SPACE",
-                     help="Model selection inside every fold: a YAML search space, or 'default' for the model's own."),
-        click.option("--final-runs", type=click.IntRange(min=1), default=3,
-                     help="With --select: trainings of the chosen configuration per fold; the fold's score is "
-                          "their mean."),
-        click.option("--jobs", type=click.IntRange(min=1), default=1,
-                     help="With --select: worker processes (one thread each) sharing the trainings."),
-        click.option("--prune", is_flag=True,
-                     help="With --select: stop candidates that trail the others' median from epoch 10 on "
-                          "(Optuna's median pruner; with --jobs > 1 its decisions depend on timing)."),
-        click.option("--storage", default=None, metavar="URL",
-                     help="With --select: Optuna storage (default RUN_DIR/selection.db); a database URL lets "
-                          "commands on several machines share the work."),
-    ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
-
-
 SELECTION_OPTIONS = ("final_runs", "jobs", "prune", "storage")
 
 
@@ -203,7 +246,7 @@ def _new_run_dir(config: RunConfig) -> str:
     """``runs/DATASET-MODEL-TIME``, with ``-2``, ``-3``, ... if another run took that name in the
     same second; created empty here (exclusively) so that no other process gets it."""
     os.makedirs("runs", exist_ok=True)
-    base = os.path.join("runs", f"{config.dataset}-{config.model}-{time.strftime('%Y%m%d-%H%M%S')}")
+    base = os.path.join("runs", f"{config.resolved().dataset}-{config.model}-{time.strftime('%Y%m%d-%H%M%S')}")
     for n in range(1, 1000):
         path = base if n == 1 else f"{base}-{n}"
         try:
@@ -214,21 +257,31 @@ def _new_run_dir(config: RunConfig) -> str:
     raise click.ClickException(f"cannot find a free run directory name beside {base}; give --out")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+def _dataset_help() -> str:
+    return (f"NAME is the built-in {DEFAULT_DATASET} set (the default), a TU dataset ({', '.join(TU_DATASETS)}) "
+            f"or an OGB one ({', '.join(OGB_DATASETS)}); names are matched whatever their case.")
+
+
+@cloup.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True, "max_content_width": 100})
+@click.version_option(__version__, "-V", "--version", prog_name="dgl-diffpool")
 def cli() -> None:
     """DiffPool for DGL: prepare datasets, train and evaluate hierarchical graph classifiers."""
 
 
-@cli.command()
-@click.argument("name", default=DEFAULT_DATASET)
-@click.option("--data-dir", default=DEFAULTS.data_dir, type=click.Path(file_okay=False), help="Dataset cache.")
-@click.option("--mirror", type=click.Path(file_okay=False), default=None, envvar=MIRROR_ENV,
+@cli.command(help=f"""Prepare dataset NAME in the data directory (later runs reuse it).
+
+{_dataset_help()}""")
+@cloup.argument("name", default=DEFAULT_DATASET)
+@cloup.option("--data-dir", default=DEFAULTS.data_dir, type=click.Path(file_okay=False), help="Dataset cache.")
+@cloup.option("--mirror", type=click.Path(file_okay=False), default=None, envvar=MIRROR_ENV,
               help=f"Offline dataset mirror (layout tu/NAME.zip, ogb/ogbg_NAME/); default ${MIRROR_ENV}.")
-@click.option("--features", default=DEFAULTS.features, help="TU node features: auto, attr, label, degree, or a '+' combination.")
-@click.option("--data-seed", default=DEFAULTS.data_seed, help="Seed of the built-in dataset's generator.")
+@cloup.option("--features", default=DEFAULTS.features,
+              help="TU node features: auto, attr, label, degree, or a '+' combination.")
+@cloup.option("--data-seed", default=DEFAULTS.data_seed, help="Seed of the built-in dataset's generator.")
 @_library_errors
 def prep(name: str, data_dir: str, mirror: str | None, features: str, data_seed: int) -> None:
-    """Prepare dataset NAME in the data directory (later runs reuse it)."""
+    from dgl_diffpool.data import load_dataset
+
     data = load_dataset(name, data_dir, seed=data_seed, mirror=mirror, features=features)
     nodes = [g.num_nodes() for g in data.graphs]
     target = (f"{data.num_classes} classes" if data.task.kind == "multiclass"
@@ -236,42 +289,35 @@ def prep(name: str, data_dir: str, mirror: str | None, features: str, data_seed:
     split = "" if data.split is None else ", official split " + " / ".join(
         f"{len(data.split[k])}" for k in ("train", "valid", "test"))
     click.echo(
-        f"{name}: {len(data)} graphs, {target}, {data.num_features} node features, "
+        f"{data.name}: {len(data.graphs)} graphs, {target}, {data.num_features} node features, "
         f"{sum(nodes) / len(nodes):.2f} nodes on average (max {max(nodes)}){split}, cached in {data_dir}"
     )
 
 
-def _train_options(fn: Callable, skip: tuple[str, ...] = ()) -> Callable:
-    for flag, field, kind, help_text in reversed(TRAIN_OPTIONS):
-        if field in skip:
-            continue
-        default = getattr(DEFAULTS, field)
-        if kind is bool:
-            fn = click.option(flag, field, default=default, help=help_text)(fn)
-        elif field == "mirror":
-            fn = click.option(flag, field, type=kind, default=None, envvar=MIRROR_ENV, help=help_text)(fn)
-        else:
-            fn = click.option(flag, field, type=kind, default=default, help=help_text)(fn)
-    return fn
-
-
 @cli.command()
-@_train_options
-@click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Run directory (default: runs/DATASET-MODEL-TIME).")
-@click.option("--resume", is_flag=True, help="Continue the interrupted run in --out.")
-@click.option("--fold", type=click.IntRange(min=0), default=None, help="Cross-validation: run only this fold.")
-@click.option("--folds-file", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Cross-validation: reuse these folds (a folds.json of an earlier run).")
-@click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
-@click.option("--tensorboard", is_flag=True, help="Also write metrics for TensorBoard into RUN_DIR/.../tensorboard.")
-@click.option("--plot/--no-plot", default=True, help="Write the training curves to RUN_DIR/curves.png at the end.")
-@_selection_options
+@_train_options({
+    "Protocol": [
+        cloup.option("--fold", type=click.IntRange(min=0), default=None, help="Cross-validation: run only this fold."),
+        cloup.option("--folds-file", type=click.Path(exists=True, dir_okay=False), default=None,
+                     help="Cross-validation: reuse these folds (a folds.json of an earlier run)."),
+    ],
+    "Model selection": _selection_options(),
+    "Output": [
+        cloup.option("--out", type=click.Path(file_okay=False), default=None,
+                     help="Run directory (default: runs/DATASET-MODEL-TIME)."),
+        cloup.option("--resume", is_flag=True, help="Continue the interrupted run in --out."),
+        *_progress_options(),
+        cloup.option("--tensorboard", is_flag=True,
+                     help="Also write metrics (and test scores) for TensorBoard into RUN_DIR/.../tensorboard."),
+        cloup.option("--plot/--no-plot", default=True,
+                     help="Write the training curves to RUN_DIR/curves.png at the end."),
+    ],
+})
 @click.pass_context
 @_library_errors
 def train(ctx: click.Context, out: str | None, resume: bool, fold: int | None, folds_file: str | None,
-          progress: bool, tensorboard: bool, plot: bool, select: str | None, final_runs: int, jobs: int,
-          prune: bool, storage: str | None, **options: Any) -> None:
+          progress: bool, log_every: int, tensorboard: bool, plot: bool, select: str | None, final_runs: int,
+          jobs: int, prune: bool, storage: str | None, **options: Any) -> None:
     """Train a model; select it on the validation split and test it once.
 
     With --protocol cv --select SPACE, a configuration of SPACE is selected inside every
@@ -281,6 +327,13 @@ def train(ctx: click.Context, out: str | None, resume: bool, fold: int | None, f
     Under torchrun (torchrun --nproc_per_node=N -m dgl_diffpool_cli train ...) the processes
     train one model data-parallel: each takes its share of every batch, gradients are averaged,
     rank 0 writes the run directory and prints."""
+    from dgl_diffpool.plotting import plot_run
+    from dgl_diffpool.training import cross_validate, repeat_seeds, train as train_run
+    from dgl_diffpool.training.distributed import is_main_process, launched_by_torchrun
+    from dgl_diffpool.training.rundir import holds_run, saved_config
+    from dgl_diffpool.training.selection import saved_selection, select_and_assess
+    from dgl_diffpool.training.space import load_space
+
     if resume and out is None:
         raise click.UsageError("--resume needs --out, the directory of the run to continue")
     if resume:
@@ -290,7 +343,7 @@ def train(ctx: click.Context, out: str | None, resume: bool, fold: int | None, f
         given = {k: v for k, v in options.items() if ctx.get_parameter_source(k) != ParameterSource.DEFAULT}
         options = {**saved.to_dict(), **given}
     config = RunConfig(**options)
-    if config.protocol != "cv" and (fold is not None or folds_file is not None or select is not None):
+    if config.resolved().protocol != "cv" and (fold is not None or folds_file is not None or select is not None):
         raise click.UsageError("--fold, --folds-file and --select need --protocol cv")
     space = load_space(select, config.model) if select is not None else None
     saved_plan = saved_selection(out) if resume else None
@@ -313,21 +366,22 @@ def train(ctx: click.Context, out: str | None, resume: bool, fold: int | None, f
         if launched_by_torchrun():  # every process must write and read the same folder
             raise click.UsageError("under torchrun, name the run directory with --out")
         out = _new_run_dir(config)
+    report = _progress(progress, log_every)
     tick = time.perf_counter()
     try:
         if space is not None:
             summary = select_and_assess(config, space, out, final_runs, jobs, storage, folds_file, resume=resume,
-                                        progress=progress and jobs == 1, echo=click.echo, prune=prune)
+                                        progress=report if jobs == 1 else False, echo=click.echo, prune=prune)
             _print_selection(summary, config, time.perf_counter() - tick)
             click.echo(f"run directory: {out}")
             return
-        if config.protocol == "cv":
-            runs = cross_validate(config, out, folds_file, fold, resume=resume, progress=progress,
+        if config.resolved().protocol == "cv":
+            runs = cross_validate(config, out, folds_file, fold, resume=resume, progress=report,
                                   tensorboard=tensorboard)
         elif config.seeds > 1:
-            runs = repeat_seeds(config, out, resume=resume, progress=progress, tensorboard=tensorboard)
+            runs = repeat_seeds(config, out, resume=resume, progress=report, tensorboard=tensorboard)
         else:
-            result = train_run(config, out, resume=resume, progress=progress, tensorboard=tensorboard)
+            result = train_run(config, out, resume=resume, progress=report, tensorboard=tensorboard)
     except KeyboardInterrupt as exc:
         if holds_run(out):
             raise _interrupted(exc, f"continue with: dgl-diffpool train --out {out} --resume") from None
@@ -337,22 +391,19 @@ def train(ctx: click.Context, out: str | None, resume: bool, fold: int | None, f
             _release_if_empty(out)
     if not is_main_process():  # rank 0 of a torchrun job reports
         return
-    if config.protocol == "cv" or config.seeds > 1:
-        unit = "fold" if config.protocol == "cv" else "seed"
-        label = METRIC_LABELS[runs.metric]
+    if config.resolved().protocol == "cv" or config.seeds > 1:  # each fold or seed was reported as it finished
+        unit = "fold" if config.resolved().protocol == "cv" else "seed"
         summary = json.load(open(os.path.join(out, "summary.json")))
-        for row in summary[f"per_{unit}"]:
-            click.echo(f"{unit} {row[unit]}: test {label} {row['test_score']:.4f} "
-                       f"(selected epoch {row['best_epoch'] + 1}, validation {row['val_score']:.4f})")
-        click.echo(f"{config.model} on {config.dataset}, {summary['finished']} of {summary['total']} {unit}s: "
-                   f"test {label} {100 * runs.mean:.2f} +- {100 * runs.std:.2f}, {time.perf_counter() - tick:.1f} s")
+        click.echo(f"{config.model} on {config.resolved().dataset}, {summary['finished']} of {summary['total']} "
+                   f"{unit}s: test {METRIC_LABELS[runs.metric]} {100 * runs.mean:.2f} +- {100 * runs.std:.2f}, "
+                   f"{time.perf_counter() - tick:.1f} s")
         _print_community(summary.get("community"))
     else:
         label = METRIC_LABELS[result.metric]
         click.echo(
-            f"{config.model} on {config.dataset}: best epoch {result.best_epoch + 1} of {result.epochs_run}"
-            f"{' (early stop)' if result.stopped_early else ''}, validation {label} {result.val_score:.4f}, "
-            f"test {label} {result.test_score:.4f}, {time.perf_counter() - tick:.1f} s"
+            f"{config.model} on {config.resolved().dataset}: best epoch {result.best_epoch + 1} of "
+            f"{result.epochs_run}{' (early stop)' if result.stopped_early else ''}, validation {label} "
+            f"{result.val_score:.4f}, test {label} {result.test_score:.4f}, {time.perf_counter() - tick:.1f} s"
         )
         _print_community(result.community)
     click.echo(f"run directory: {out}")
@@ -361,69 +412,61 @@ def train(ctx: click.Context, out: str | None, resume: bool, fold: int | None, f
 
 
 @cli.command()
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="PNG to write (default RUN_DIR/curves.png).")
+@cloup.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@cloup.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Picture to write, its format from the extension: .png, .pdf, .svg (default RUN_DIR/curves.png).")
 @_library_errors
 def plot(run_dir: str, out: str | None) -> None:
     """Plot loss, metric, link and entropy losses per epoch of RUN_DIR (train and validation;
     every fold or seed of a repeated run, and their mean)."""
+    from dgl_diffpool.plotting import plot_run
+
     click.echo(plot_run(run_dir, out))
 
 
-def _checkpoint_and_data(checkpoint: str, dataset: str | None, data_dir: str | None) -> tuple:
-    """The checkpoint (a .pt file or a run directory's best.pt), its model and config, and its dataset."""
-    path = os.path.join(checkpoint, BEST) if os.path.isdir(checkpoint) else checkpoint
-    if os.path.isdir(checkpoint) and not os.path.exists(path):
-        runs = sorted(d for d in os.listdir(checkpoint) if d.startswith(("fold-", "seed-")))
-        if runs:
-            raise click.ClickException(f"{checkpoint} holds several runs ({', '.join(runs)}): name one of them")
-    payload = load_checkpoint(path)
-    model, config = model_from_checkpoint(payload, path)
-    if dataset is not None and dataset != config.dataset:
-        raise click.ClickException(f"{path} was trained on {config.dataset}, not {dataset}")
-    if data_dir is not None:
-        config = dataclasses.replace(config, data_dir=data_dir)
-    data = load_config_dataset(config)
-    if data.model_shape() != payload["model_shape"]:
-        raise click.ClickException(
-            f"{path} was trained on {config.dataset} data of shape {payload['model_shape']}, "
-            f"this data is {data.model_shape()}"
-        )
-    return path, payload, model, config, data
+def _data_options() -> list[Callable]:
+    return [
+        cloup.option("--dataset", default=None,
+                     help="The dataset the checkpoint was trained on (checked; default: its own)."),
+        cloup.option("--data-dir", type=click.Path(file_okay=False), default=None,
+                     help="Dataset cache (default: the one the run used)."),
+        cloup.option("--mirror", type=click.Path(file_okay=False), default=None,
+                     help="Offline dataset mirror (default: the one the run used)."),
+    ]
 
 
 @cli.command()
-@click.argument("checkpoint", type=click.Path(exists=True))
-@click.option("--dataset", default=None, help="The dataset the checkpoint was trained on (checked; default: its own).")
-@click.option("--split", default="test", help="test, valid, train, or fold:I (a cross-validation run's test fold I).")
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
-              help="Dataset cache (default: the one the run used).")
-@click.option("--device", default="cpu", help="cpu, cuda or cuda:N.")
+@cloup.argument("checkpoint", type=click.Path(exists=True))
+@cloup.option("--split", type=click.Choice(SPLITS), default="test", help="The run's split to score.")
+@cloup.option("--fold", type=click.IntRange(min=0), default=None,
+              help="A cross-validation run: score this fold only (default: every fold, and their mean).")
+@cloup.option_group("Data", *_data_options())
+@cloup.option("--device", default="cpu", help="cpu, cuda or cuda:N.")
 @_library_errors
-def evaluate(checkpoint: str, dataset: str | None, split: str, data_dir: str | None, device: str) -> None:
+def evaluate(checkpoint: str, split: str, fold: int | None, dataset: str | None, data_dir: str | None,
+             mirror: str | None, device: str) -> None:
     """Score CHECKPOINT (a .pt file or a run directory) on a split of the run that trained it,
-    with the dataset's metric (accuracy, or OGB's ROC-AUC / average precision)."""
-    if split.startswith("fold:"):
-        fold = split.removeprefix("fold:")
-        if not fold.isdigit():
-            raise click.BadParameter(f"expected fold:I with an integer I, got {split!r}", param_hint="--split")
-        checkpoint, split = os.path.join(checkpoint, f"fold-{fold}"), "test"
-        if not os.path.isdir(checkpoint):
-            raise click.ClickException(f"{checkpoint} does not exist: not a cross-validation run with that fold")
-    elif split not in ("test", "valid", "train"):
-        raise click.BadParameter(f"expected test, valid, train or fold:I, got {split!r}", param_hint="--split")
-    path, payload, model, config, data = _checkpoint_and_data(checkpoint, dataset, data_dir)
-    if split not in payload["splits"]:  # a model-selection candidate never sees a test split
-        raise click.ClickException(f"{path} has no {split} split (a model-selection candidate); "
-                                   f"choose from {', '.join(payload['splits'])}")
-    indices = torch.as_tensor(payload["splits"][split], dtype=torch.long)
-    dev = resolve_device(device)
-    scores = evaluate_split(model.to(dev), data, indices, config.batch_size, dev, **config.batching())
-    metric = data.task.metric
-    click.echo(
-        f"{config.model} on {config.dataset} [{split}, {len(indices)} graphs]: "
-        f"{METRIC_LABELS[metric]} {scores[metric]:.4f}, loss {scores['loss']:.4f}"
-    )
+    with the dataset's metric (accuracy, or OGB's ROC-AUC / average precision).
+
+    A directory of folds or seeds scores each one (a fold of a model selection: the mean of
+    its final runs) and prints their mean and standard deviation."""
+    import statistics
+
+    from dgl_diffpool.training.scoring import run_checkpoints, score_checkpoints
+
+    groups = run_checkpoints(checkpoint, fold)
+    config, metric, scored = score_checkpoints(groups, split, device, data_dir, mirror, dataset)
+    label = METRIC_LABELS[metric]
+    for part in scored:
+        runs = f", mean of {len(part.scores)} final runs" if len(part.scores) > 1 else ""
+        where = "" if part.label == "run" else f"{part.label} "
+        click.echo(f"{config.model} on {config.dataset} {where}[{split}, {part.graphs} graphs{runs}]: "
+                   f"{label} {part.score:.4f}")
+    if len(scored) > 1:
+        values = [part.score for part in scored]
+        unit = scored[0].label.split()[0]
+        click.echo(f"mean over {len(values)} {unit}s: {label} {100 * statistics.fmean(values):.2f} +- "
+                   f"{100 * statistics.pstdev(values):.2f}")
 
 
 # A bench fixes the protocol (cross-validation) and takes datasets and models as lists.
@@ -435,17 +478,21 @@ def _names(value: str) -> list[str]:
 
 
 @cli.command()
-@click.option("--datasets", default="ENZYMES,PROTEINS", help="Comma-separated datasets (TU or built-in).")
-@click.option("--models", default="diffpool,diffpool-nolp,diffpool-det,sage-mean,sage-set2set,sage-sort,wl-kernel",
-              help=f"Comma-separated models, or all: {', '.join(BENCH_MODELS)}.")
-@click.option("--out", type=click.Path(file_okay=False), default=os.path.join("runs", "bench"),
-              help="Bench directory; finished pairs in it are not rerun.")
-@click.option("--progress/--no-progress", default=True, help="Show a progress bar per training run.")
-@functools.partial(_train_options, skip=_BENCH_SKIP)
-@_selection_options
+@_train_options({
+    "Data": [cloup.option("--datasets", default="ENZYMES,PROTEINS", help="Comma-separated datasets (TU or built-in).")],
+    "Model": [cloup.option(
+        "--models", default="diffpool,diffpool-nolp,diffpool-det,sage-mean,sage-set2set,sage-sort,wl-kernel",
+        help=f"Comma-separated models, or all: {', '.join(BENCH_MODELS)}.")],
+    "Model selection": _selection_options(),
+    "Output": [
+        cloup.option("--out", type=click.Path(file_okay=False), default=os.path.join("runs", "bench"),
+                     help="Bench directory; finished pairs in it are not rerun."),
+        *_progress_options(),
+    ],
+}, skip=_BENCH_SKIP)
 @_library_errors
-def bench(datasets: str, models: str, out: str, progress: bool, select: str | None, final_runs: int, jobs: int,
-          prune: bool, storage: str | None, **options: Any) -> None:
+def bench(datasets: str, models: str, out: str, progress: bool, log_every: int, select: str | None, final_runs: int,
+          jobs: int, prune: bool, storage: str | None, **options: Any) -> None:
     """Cross-validate every model on every dataset with the same folds and seeds, and print the
     paper-style table (models as rows, datasets as columns, test accuracy mean +- std over folds).
 
@@ -454,14 +501,18 @@ def bench(datasets: str, models: str, out: str, progress: bool, select: str | No
 
     Writes table.md, table.csv and results.json into --out; rerunning the command skips
     finished pairs and resumes an interrupted one."""
+    from dgl_diffpool.training.bench import Selection, format_table, run_bench
+
     config = RunConfig(**options, protocol="cv")
-    names, model_names = _names(datasets), list(BENCH_MODELS) if models == "all" else _names(models)
+    names = [resolve_dataset_name(name) for name in _names(datasets)]
+    model_names = list(BENCH_MODELS) if models == "all" else _names(models)
     if select is None:
         _check_selection_options(click.get_current_context())
     selection = None if select is None else Selection(select, final_runs, jobs, storage, prune)
     tick = time.perf_counter()
     try:
-        pairs = run_bench(config, names, model_names, out, progress=progress, echo=click.echo, selection=selection)
+        pairs = run_bench(config, names, model_names, out, progress=_progress(progress, log_every), echo=click.echo,
+                          selection=selection)
     except KeyboardInterrupt as exc:
         raise _interrupted(exc, f"rerun the same command to continue in {out}") from None
     click.echo(format_table(pairs, names, model_names))
@@ -469,25 +520,57 @@ def bench(datasets: str, models: str, out: str, progress: bool, select: str | No
 
 
 @cli.command()
-@click.argument("checkpoint", type=click.Path(exists=True))
-@click.option("--dataset", default=None, help="The dataset the checkpoint was trained on (checked; default: its own).")
-@click.option("--graph", "graphs", type=click.IntRange(min=0), multiple=True, default=(0,),
+@cloup.argument("checkpoint", type=click.Path(exists=True))
+@cloup.option("--graph", "graphs", type=click.IntRange(min=0), multiple=True, default=(0,),
               help="Index of a graph in the dataset; repeat for several graphs on one sheet.")
-@click.option("--level", type=click.IntRange(min=1), default=None,
+@cloup.option("--level", type=click.IntRange(min=1), default=None,
               help="Draw coarsened graphs up to this pooling level (default: all).")
-@click.option("--out", type=click.Path(dir_okay=False), default=None,
-              help="PNG to write (default: assignments-G1-G2....png beside the checkpoint).")
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
-              help="Dataset cache (default: the one the run used).")
+@cloup.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Picture to write, its format from the extension: .png, .pdf, .svg "
+                   "(default: assignments-G1-G2....png beside the checkpoint).")
+@cloup.option_group("Data", *_data_options())
 @_library_errors
-def visualize(checkpoint: str, dataset: str | None, graphs: tuple[int, ...], level: int | None, out: str | None,
-              data_dir: str | None) -> None:
+def visualize(checkpoint: str, graphs: tuple[int, ...], level: int | None, out: str | None, dataset: str | None,
+              data_dir: str | None, mirror: str | None) -> None:
     """Draw what the DiffPool model in CHECKPOINT (a .pt file or a run directory) learnt: each
-    graph coloured by its hard level-1 clusters (argmax of S), the coarsened graph of each level
-    with edge widths from A', and S as a heat map."""
-    path, _, model, _, data = _checkpoint_and_data(checkpoint, dataset, data_dir)
+    graph coloured by its hard level-1 clusters (argmax of S), then for each pooling level the
+    coarsened graph (edge widths from A') and S as a heat map."""
+    from dgl_diffpool.plotting import draw_assignments, figure_format
+    from dgl_diffpool.training import load_checkpoint, model_from_checkpoint
+    from dgl_diffpool.training.scoring import run_checkpoints
+
+    if out is not None:
+        figure_format(out)  # a name matplotlib cannot write stops before the model and data are loaded
+    groups = run_checkpoints(checkpoint)
+    if len(groups) > 1 or len(groups[0][1]) > 1:
+        raise click.ClickException(f"{checkpoint} holds several runs ({', '.join(g[0] for g in groups)}): "
+                                   "name one of their folders")
+    path = groups[0][1][0]
+    payload = load_checkpoint(path)
+    model, config = model_from_checkpoint(payload, path)
+    data = _run_data(path, payload, config, dataset, data_dir, mirror)
     if out is None:
         out = os.path.join(os.path.dirname(os.path.abspath(path)),
                            "assignments-" + "-".join(str(g) for g in graphs) + ".png")
     draw_assignments(model, data, list(graphs), out, max_level=level)
     click.echo(out)
+
+
+def _run_data(path: str, payload: dict, config: RunConfig, dataset: str | None, data_dir: str | None,
+              mirror: str | None) -> Any:
+    """The dataset ``config`` was trained on (from ``data_dir`` / ``mirror`` where given), checked
+    against ``dataset`` and the checkpoint's data shape."""
+    import dataclasses
+
+    from dgl_diffpool.training.preflight import load_config_dataset
+
+    if dataset is not None and dataset.lower() != config.dataset.lower():
+        raise click.ClickException(f"{path} was trained on {config.dataset}, not {dataset}")
+    config = dataclasses.replace(config, data_dir=data_dir or config.data_dir, mirror=mirror or config.mirror)
+    data = load_config_dataset(config)
+    if data.model_shape() != payload["model_shape"]:
+        raise click.ClickException(
+            f"{path} was trained on {config.dataset} data of shape {payload['model_shape']}, "
+            f"this data is {data.model_shape()}"
+        )
+    return data

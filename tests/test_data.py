@@ -1,7 +1,9 @@
-"""The built-in dataset, validation of graphs, splits and batching."""
+"""The built-in dataset, dataset names, validation of graphs, indexing, splits and batching."""
 import dgl
+import numpy as np
 import pytest
 import torch
+from dgl.dataloading import GraphDataLoader
 
 from dgl_diffpool.data import (
     GraphClassificationData,
@@ -10,7 +12,9 @@ from dgl_diffpool.data import (
     load_dataset,
     stratified_split,
 )
+from dgl_diffpool.data.registry import resolve_dataset_name
 from dgl_diffpool.data.synthetic import PATTERNS, _super_edges
+from dgl_diffpool.data.task import Task
 from dgl_diffpool.errors import DatasetError
 
 
@@ -48,6 +52,41 @@ def test_load_dataset_errors(tmp_path):
         load_dataset("NOPE", str(tmp_path / "refused"))
     assert not (tmp_path / "refused").exists()
     assert len(load_dataset("synthetic", str(tmp_path / "missing" / "data"))) == 1000
+
+
+@pytest.mark.parametrize(
+    "given, official",
+    [
+        ("MUTAG", "MUTAG"), ("mutag", "MUTAG"), ("Mutag", "MUTAG"), ("mutagenicity", "Mutagenicity"),
+        ("enzymes", "ENZYMES"), ("proteins_full", "PROTEINS_full"), ("PROTEINS-FULL", "PROTEINS_full"),
+        ("imdb_binary", "IMDB-BINARY"), ("ogbg_molhiv", "ogbg-molhiv"), ("OGBG-MOLHIV", "ogbg-molhiv"),
+        ("Reddit-Threads", "reddit_threads"), ("syntheticnew", "SYNTHETICnew"),
+        # Exact matches first: the built-in dataset and the TU dataset differ only by case.
+        ("synthetic", "synthetic"), ("SYNTHETIC", "SYNTHETIC"),
+    ],
+)
+def test_dataset_names_resolve_to_the_official_spelling(given, official):
+    assert resolve_dataset_name(given) == official
+
+
+@pytest.mark.parametrize(
+    "given, message",
+    [
+        ("mutagg", r"^unknown dataset 'mutagg'; did you mean MUTAG\? \(available: synthetic, AIDS, .*, ogbg-ppa\)$"),
+        ("MUTAG_", r"^unknown dataset 'MUTAG_'; did you mean MUTAG\? \(available: "),
+        ("enzyme", r"^unknown dataset 'enzyme'; did you mean ENZYMES\? \("),
+        ("proteins-ful", r"^unknown dataset 'proteins-ful'; did you mean PROTEINS_full or PROTEINS\? \("),
+        ("Synthetic", r"^dataset name 'Synthetic' is ambiguous; did you mean synthetic or SYNTHETIC\?$"),
+        ("NOPE", r"^unknown dataset 'NOPE'; available: synthetic, AIDS, .*, ogbg-ppa$"),
+    ],
+)
+def test_unknown_dataset_names_suggest_the_closest(tmp_path, given, message):
+    with pytest.raises(DatasetError, match=message) as info:
+        load_dataset(given, str(tmp_path / "data"))
+    assert "\n" not in str(info.value)
+    if "did you mean" not in message:
+        assert "did you mean" not in str(info.value)
+    assert not (tmp_path / "data").exists()  # refused before anything is created
 
 
 def test_validation_names_the_problem():
@@ -167,3 +206,71 @@ def test_bucketing_changes_speed_not_scores(tmp_path):
     # Per-graph quantities do not depend on the batching; the entropy is a mean over a batch's nodes.
     for key in ("acc", "ce", "link"):
         assert plain[key] == pytest.approx(bucketed[key], rel=1e-5, abs=1e-6), key
+
+
+def _small_data(tmp_path, num_graphs=12):
+    ds = HierarchicalCommunityDataset(num_graphs=num_graphs, seed=0, save_dir=str(tmp_path))
+    return GraphClassificationData("s", ds.graphs, ds.labels)
+
+
+def test_dataset_indexes_like_dgl_datasets(tmp_path):
+    data = _small_data(tmp_path)
+    assert len(data) == len(data.graphs) == 12
+    for i in range(12):
+        graph, label = data[i]
+        assert graph is data.graphs[i]
+        assert isinstance(label, torch.Tensor) and label.shape == () and label.dtype == torch.long
+        assert int(label) == int(data.labels[i])
+    for i in (-1, -5, -12):
+        graph, label = data[i]
+        assert graph is data.graphs[12 + i] and int(label) == int(data.labels[12 + i])
+    # Integer-like indices, as samplers may give.
+    assert data[np.int64(3)][0] is data.graphs[3] and data[torch.tensor(4)][0] is data.graphs[4]
+    for bad in (12, 13, -13):
+        with pytest.raises(IndexError, match=f"^dataset s: graph index {bad} out of range for 12 graphs$"):
+            data[bad]
+    for bad in (1.0, "0", slice(0, 2)):
+        with pytest.raises(TypeError, match="dataset s: graph indices must be integers"):
+            data[bad]
+    # Iteration (ended by the IndexError) gives every pair once.
+    pairs = list(data)
+    assert len(pairs) == 12 and all(g is h for (g, _), h in zip(pairs, data.graphs))
+    assert torch.equal(torch.stack([y for _, y in pairs]), data.labels)
+
+
+def test_graph_data_loader_batches_graphs_and_labels(tmp_path):
+    data = _small_data(tmp_path)
+    order = [3, 0, 7, 7, 11, 2, 9]
+    loader = GraphDataLoader(data, batch_size=5, sampler=order)
+    batches = list(loader)
+    assert len(batches) == 2
+    for (graph, labels), chunk in zip(batches, (order[:5], order[5:])):
+        assert graph.batch_size == len(chunk)
+        assert torch.equal(labels, data.labels[chunk])
+        assert graph.num_nodes() == int(data.num_nodes[chunk].sum())
+        assert graph.batch_num_nodes().tolist() == data.num_nodes[chunk].tolist()
+        assert graph.num_edges() == sum(data.graphs[i].num_edges() for i in chunk)
+        assert torch.equal(graph.ndata["feat"], torch.cat([data.graphs[i].ndata["feat"] for i in chunk]))
+        # The project's own batching of the same graphs agrees.
+        own = next(iterate_batches(data, torch.tensor(chunk), len(chunk)))
+        assert torch.equal(own.labels, labels) and torch.equal(own.feat, graph.ndata["feat"])
+    # Shuffled, the batches still cover the dataset once.
+    seen = [(g.batch_num_nodes(), y) for g, y in GraphDataLoader(data, batch_size=5, shuffle=True)]
+    assert sum(len(y) for _, y in seen) == 12
+    assert sorted(torch.cat([y for _, y in seen]).tolist()) == sorted(data.labels.tolist())
+    assert int(sum(n.sum() for n, _ in seen)) == int(data.num_nodes.sum())
+
+
+def test_binary_task_items_carry_a_row_of_targets():
+    graphs = []
+    for n in (2, 3, 4):
+        g = dgl.graph((list(range(n - 1)), list(range(1, n))), num_nodes=n)
+        g.ndata["feat"] = torch.ones(n, 2)
+        graphs.append(g)
+    labels = torch.tensor([[0.0, 1.0], [1.0, float("nan")], [1.0, 0.0]])
+    data = GraphClassificationData("b", graphs, labels, task=Task("binary", 2))
+    graph, target = data[1]
+    assert graph is graphs[1] and target.shape == (2,) and target[0] == 1 and torch.isnan(target[1])
+    graph, targets = next(iter(GraphDataLoader(data, batch_size=3)))
+    assert graph.num_nodes() == 9 and targets.shape == (3, 2)
+    torch.testing.assert_close(targets, labels, equal_nan=True)  # NaN: a missing target

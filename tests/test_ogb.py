@@ -180,8 +180,12 @@ def test_official_split_protocol_and_evaluate(tmp_path, tiny_mirror):
     assert f"ROC-AUC {seed1['test_score']:.4f}" in res.output and "[test, 2 graphs]" in res.output
     res = runner.invoke(cli, ["evaluate", os.path.join(out, "seed-1"), "--dataset", "ENZYMES"])
     assert res.exit_code != 0 and "was trained on ogbg-molhiv, not ENZYMES" in res.output
-    res = runner.invoke(cli, ["evaluate", out])
-    assert res.exit_code != 0 and "holds several runs (seed-0, seed-1)" in res.output
+    res = runner.invoke(cli, ["evaluate", out])  # every seed, then their mean, as the run reported them
+    assert res.exit_code == 0, res.output
+    for row in summary["per_seed"]:
+        assert f"seed {row['seed']} [test, 2 graphs]: ROC-AUC {row['test_score']:.4f}" in res.output
+    assert (f"mean over 2 seeds: ROC-AUC {100 * summary['test_score_mean']:.2f} +- "
+            f"{100 * summary['test_score_std']:.2f}") in res.output
     # Resuming a finished multi-seed run reruns nothing and reports the same numbers.
     res = runner.invoke(cli, ["train", "--out", out, "--resume", "--no-progress"], catch_exceptions=False)
     assert res.exit_code == 0 and json.load(open(os.path.join(out, "summary.json"))) == summary

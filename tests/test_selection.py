@@ -234,6 +234,17 @@ def test_a_resumed_selection_keeps_its_storage_pruning_and_folds(tmp_path, data_
     assert moved.returncode == 1 and "holds other folds than --folds-file" in moved.stderr, moved.stderr
     again = _select(["--resume", "--storage", url], data_dir, out)
     assert again.returncode == 0, again.stderr
+    # `evaluate` of a selection scores each fold by its final runs, as the selection did.
+    from click.testing import CliRunner
+    from dgl_diffpool_cli import cli
+
+    scored = CliRunner().invoke(cli, ["evaluate", out], catch_exceptions=False)
+    assert scored.exit_code == 0, scored.output
+    summary = json.load(open(os.path.join(out, "summary.json")))
+    for row in summary["per_fold"]:
+        runs = len(row["final_test_scores"])
+        assert f"fold {row['fold']} [test, " in scored.output and (
+            f"mean of {runs} final runs]: accuracy {row['test_score']:.4f}" in scored.output), scored.output
     # A database URL is recorded without its password.
     plan = selection.Plan(RunConfig(), SPACE, 1, out, "postgresql://user:secret@host/db")
     assert plan.to_dict()["storage"] == "postgresql://user:***@host/db"

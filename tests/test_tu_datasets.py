@@ -112,6 +112,16 @@ def test_toy_dataset_structure_labels_and_duplicates(tmp_path):
         # Beyond int64 (a traceback before) and beyond float32 (infinite features before).
         (dict(a="1, 99999999999999999999\n"), "TOY_A.txt line 1: number too large in '1, 99999999999999999999'"),
         (dict(attrs="1\n1\n1e300\n1\n1\n"), "TOY_node_attributes.txt line 3: NaN or infinite value"),
+        # Integer columns take 1.0 but no other fraction, exactly (1.0000000000000001 is 1.0 as a float).
+        (dict(labels="7\n1.5\n"), r"TOY_graph_labels.txt line 2: not an integer in '1.5'"),
+        (dict(labels="7.0\n-3.5\n"), r"TOY_graph_labels.txt line 2: not an integer in '-3.5'"),
+        (dict(node_labels="0\n1\n2.5\n0\n1\n"), r"TOY_node_labels.txt line 3: not an integer in '2.5'"),
+        (dict(a="1.0, 2.0\n2, 1.0000000000000001\n"), r"TOY_A.txt line 2: not an integer in '2, 1.0000000000000001'"),
+        (dict(indicator="1\n1\n1.5\n1\n2\n"), r"TOY_graph_indicator.txt line 3: not an integer in '1.5'"),
+        (dict(labels="7\nnan\n"), "TOY_graph_labels.txt line 2: not a number in 'nan'"),
+        (dict(labels="7\n1e19\n"), "TOY_graph_labels.txt line 2: number too large in '1e19'"),
+        # A byte order mark is skipped at the start of a file only.
+        (dict(labels="7\n\ufeff-3\n"), r"TOY_graph_labels.txt line 2: not a number in '\\ufeff-3'"),  # shown escaped
     ],
 )
 def test_corrupt_files_name_file_and_line(tmp_path, kwargs, message):
@@ -130,6 +140,47 @@ def test_bad_rows_are_found_deep_in_a_long_file(tmp_path):
     rows[8500] = "1, two"
     with pytest.raises(DatasetError, match="TOY_A.txt line 8501: not a number in '1, two'"):
         tu.read_tu("TOY", _write_tu(tmp_path / "word", a="\n".join(rows)))
+    rows = ["1.0, 2.0"] * 9000
+    rows[8700] = "1.0, 2.5"
+    with pytest.raises(DatasetError, match=r"TOY_A.txt line 8701: not an integer in '1.0, 2.5'"):
+        tu.read_tu("TOY", _write_tu(tmp_path / "fraction", a="\n".join(rows)))
+
+
+def _canonical(contents):
+    """A read dataset as plain values, to compare two readings."""
+    graphs = [(g.num_nodes(), [t.tolist() for t in g.edges()], {k: v.tolist() for k, v in g.ndata.items()},
+               {k: v.tolist() for k, v in g.edata.items()}) for g in contents.graphs]
+    return dict(graphs=graphs, labels=contents.labels.tolist(), info=contents.info,
+                node_labels=None if contents.node_labels is None else contents.node_labels.tolist(),
+                attributes=None if contents.attributes is None else contents.attributes.tolist())
+
+
+def test_integral_floats_and_byte_order_marks_read_as_plain_integers(tmp_path):
+    plain = {
+        "A": "1, 2\n2, 1\n2, 3\n3, 2\n1, 3\n3, 1\n",
+        "graph_indicator": "1\n1\n1\n1\n2\n",
+        "graph_labels": "7\n-3\n",
+        "node_labels": "0\n2\n2\n0\n1\n",
+        "edge_labels": "1\n1\n0\n0\n2\n2\n",
+        "node_attributes": "1.0, 2.0\n0, 0\n1, 1\n3, 3\n0.5, 0.5\n",
+    }
+    # The same values as floats (1.0, 1., 1e0, -0.0) and every file opened by a UTF-8 BOM (EF BB BF).
+    floats = {
+        "A": "1.0, 2.0\n2., 1\n2e0, 3.00\n3, 2\n1, 0.03e2\n3, 1\n",
+        "graph_indicator": "1.0\n1\n1.\n1\n2.0\n",
+        "graph_labels": "7.0\n-3.0\n",
+        "node_labels": "-0.0\n2.0\n2\n0\n1.0\n",
+        "edge_labels": "1.0\n1\n0.0\n0\n2.0\n2\n",
+        "node_attributes": plain["node_attributes"],
+    }
+    floats = {suffix: "\ufeff" + text for suffix, text in floats.items()}
+    folder = write_tu(tmp_path / "b", "TOY", floats)
+    assert (tmp_path / "b" / "TOY" / "TOY_A.txt").read_bytes().startswith(b"\xef\xbb\xbf1.0, 2.0")
+    want = _canonical(tu.read_tu("TOY", write_tu(tmp_path / "a", "TOY", plain)))
+    assert want["labels"] == [1, 0] and want["info"]["classes"] == [-3, 7]
+    assert want["graphs"][0][2]["node_label"] == [0, 2, 2, 0]
+    for source in (folder, zip_tu(folder, tmp_path / "TOY.zip", "TOY//")):
+        assert _canonical(tu.read_tu("TOY", source)) == want
 
 
 def test_tables_accept_any_whitespace_and_comma_layout(tmp_path):
@@ -142,6 +193,21 @@ def test_tables_accept_any_whitespace_and_comma_layout(tmp_path):
 
 
 @pytest.mark.parametrize(
+    "text, values",
+    [
+        ("1.0 2.\n+3.0 -4.000\n", [[1, 2], [3, -4]]),
+        ("1e3 1.5e1\n-0.0 120e-1\n", [[1000, 15], [0, 12]]),
+        ("9223372036854775807.0 -9223372036854775808.0\n", [[2**63 - 1, -2**63]]),
+        ("0e99999999999999999999 1_0.0\n", [[0, 10]]),  # what float() reads, exactly
+        ("9007199254740993.0 4503599627370497.0\n", [[2**53 + 1, 2**52 + 1]]),  # not rounded to a double
+        ("1e16 -0e-400\n", [[10**16, 0]]),
+    ],
+)
+def test_integer_columns_take_integral_floats(text, values):
+    assert tu._parse_table(text, "x.txt", 2, np.int64).tolist() == values
+
+
+@pytest.mark.parametrize(
     "text, message",
     [
         ("1, x\n1, 2, 3\n", "x.txt line 1: not a number in '1, x'"),  # the first bad line, whatever is bad
@@ -149,6 +215,19 @@ def test_tables_accept_any_whitespace_and_comma_layout(tmp_path):
         ("1, 2\n1, 2, x\n", "x.txt line 2: expected 2 values, found 3"),  # the count, then the numbers
         ("1\u00a02\n3\n", "x.txt line 2: expected 2 values, found 1"),  # non-ASCII text, read line by line
         ("1\u00a02\n3, é\n", "x.txt line 2: not a number in '3, é'"),
+        # Integer columns: a fraction, however small or far, is not an integer; the first bad value decides.
+        ("1.0, 2\n1.5, x\n", "x.txt line 2: not an integer in '1.5, x'"),
+        ("1.0, 2\nx, 1.5\n", "x.txt line 2: not a number in 'x, 1.5'"),
+        ("1, 1e-1\n", "x.txt line 1: not an integer in '1, 1e-1'"),
+        ("1, 1e-99999999999999999999\n", "x.txt line 1: not an integer in '1, 1e-99999999999999999999'"),
+        ("1, 0.0\n2.0, 1e-400\n", "x.txt line 2: not an integer in '2.0, 1e-400'"),  # 0.0 as a float
+        ("1, 2.0\n1.0000000000000001, 1\n", "x.txt line 2: not an integer in '1.0000000000000001, 1'"),
+        ("1, 2.0\n9007199254740993.5, 1\n", "x.txt line 2: not an integer in '9007199254740993.5, 1'"),
+        ("1, 9223372036854775807.5\n", "x.txt line 1: not an integer in '1, 9223372036854775807.5'"),
+        ("1, 9223372036854775808.0\n", "x.txt line 1: number too large in '1, 9223372036854775808.0'"),
+        ("1, 1e99999999999999999999\n", "x.txt line 1: number too large in '1, 1e99999999999999999999'"),
+        ("1, 2\n1.0, inf\n", "x.txt line 2: not a number in '1.0, inf'"),
+        ("1\u00a02.0\n3 4.5\n", "x.txt line 2: not an integer in '3 4.5'"),  # read line by line
     ],
 )
 def test_table_errors_name_the_first_bad_line(text, message):
@@ -301,12 +380,30 @@ def test_prepared_data_are_reused(tmp_path, monkeypatch):
     assert torch.equal(first.graphs[0].ndata["feat"], again.graphs[0].ndata["feat"])
 
 
+def test_any_spelling_of_a_name_loads_the_official_files_into_one_cache(tmp_path, monkeypatch):
+    # A mirror whose file names are case-sensitive: MUTAG/MUTAG_A.txt, ... (the toy graphs).
+    mirror = tmp_path / "mirror"
+    _write_tu(mirror / "tu", name="MUTAG")
+    data_dir = tmp_path / "data"
+    data = load_dataset("mutag", str(data_dir), mirror=str(mirror))
+    assert data.name == "MUTAG" and len(data) == 2 and data.labels.tolist() == [1, 0]
+    assert os.listdir(data_dir / "tu") == ["MUTAG"]
+    assert sorted(os.listdir(data_dir / "tu" / "MUTAG")) == ["MUTAG-auto.bin", "MUTAG-info.json"]
+    monkeypatch.setattr(tu, "read_tu", lambda *a: pytest.fail("another spelling did not find the cache"))
+    for spelling in ("MUTAG", "Mutag"):
+        again = load_dataset(spelling, str(data_dir), mirror=str(mirror))
+        assert again.name == "MUTAG" and torch.equal(again.labels, data.labels)
+        assert torch.equal(again.graphs[0].ndata["feat"], data.graphs[0].ndata["feat"])
+    assert os.listdir(data_dir / "tu") == ["MUTAG"]
+
+
 def test_mirror_errors(tmp_path):
     with pytest.raises(DatasetError, match="has no TU dataset NCI1"):
         load_dataset("NCI1", str(tmp_path), mirror=str(tmp_path))
     with pytest.raises(DatasetError, match="mirror directory .*nowhere does not exist"):
         load_dataset("NCI1", str(tmp_path), mirror=str(tmp_path / "nowhere"))
-    with pytest.raises(DatasetError, match=r"unknown dataset 'ogbg-nothing'; available: synthetic, AIDS"):
+    with pytest.raises(DatasetError, match=r"^unknown dataset 'ogbg-nothing'; did you mean ogbg-molhiv\? "
+                                           r"\(available: synthetic, AIDS"):
         load_dataset("ogbg-nothing", str(tmp_path))
 
 

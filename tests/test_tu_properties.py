@@ -10,6 +10,7 @@ import re
 import tempfile
 import zipfile
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Optional
 
@@ -23,6 +24,7 @@ from dgl_diffpool.errors import DatasetError
 from test_tu_datasets import write_tu, zip_tu
 
 NAME = "TOY"
+SUFFIXES = ("A", "graph_indicator", "graph_labels", "node_labels", "node_attributes", "edge_labels")
 # No example database: it would be written into the checkout (.hypothesis/).
 SETTINGS = dict(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -41,6 +43,8 @@ class Spec:
     newline: str
     sep: str
     end: str  # after the last line
+    integer: str  # how integers are written: "{}" or as floats, "{}.0" and "{}."
+    boms: frozenset  # the files that start with a UTF-8 byte order mark
 
 
 @st.composite
@@ -65,6 +69,8 @@ def specs(draw, max_graphs=5, max_nodes=6):
         newline=draw(st.sampled_from(["\n", "\r\n"])),
         sep=draw(st.sampled_from([",", ", "])),
         end=draw(st.sampled_from(["", "nl", "nlnl"])),
+        integer=draw(st.sampled_from(["{}", "{}", "{}.0", "{}."])),
+        boms=draw(st.frozensets(st.sampled_from(SUFFIXES))),
     )
 
 
@@ -72,7 +78,8 @@ def render(spec: Spec) -> dict:
     """The files of ``spec``: ``{suffix: text}``."""
     def table(rows):
         end = spec.end.replace("nl", spec.newline)
-        return spec.newline.join(spec.sep.join(str(x) for x in row) for row in rows) + end
+        number = lambda x: str(x) if isinstance(x, float) else spec.integer.format(x)  # noqa: E731
+        return spec.newline.join(spec.sep.join(number(x) for x in row) for row in rows) + end
 
     offsets = np.cumsum([0] + spec.sizes)
     a = [(offsets[g] + u + 1, offsets[g] + v + 1) for g, es in enumerate(spec.edges) for u, v in es]
@@ -87,7 +94,7 @@ def render(spec: Spec) -> dict:
         files["node_attributes"] = table(spec.attributes)
     if spec.edge_labels is not None:
         files["edge_labels"] = table([[spec.edge_labels[i]] for i in spec.order])
-    return files
+    return {suffix: "\ufeff" * (suffix in spec.boms) + text for suffix, text in files.items()}
 
 
 def expected(spec: Spec) -> dict:
@@ -139,6 +146,7 @@ class _Invalid(Exception):
 
 
 def _rows(text: str, columns: Optional[int], convert) -> list:
+    text = text[1:] if text.startswith("\ufeff") else text  # a byte order mark opening the file
     text = text.replace("\r\n", "\n").replace("\r", "\n")  # universal newlines
     body = text.rstrip()  # trailing blank lines are allowed
     if not body:
@@ -153,11 +161,27 @@ def _rows(text: str, columns: Optional[int], convert) -> list:
         raise _Invalid from None
 
 
+def _integer(token: str):
+    """The exact value of ``token`` in an integer column: an int, or a Fraction for a number
+    written as a float (``1.0``, ``1e400``); ValueError if ``float()`` does not read it (or for nan, inf)."""
+    try:
+        return int(token)
+    except ValueError:
+        float(token)
+    mantissa, _, exponent = token.lower().partition("e")
+    value, shift = Fraction(mantissa), int(exponent or 0)
+    if value and abs(shift) > len(token) + 20:
+        # Not 10**shift (1e99999999999999999999 would take forever): a non-zero value this far
+        # is beyond int64 or a fraction between 0 and 1.
+        return 2**64 if shift > 0 else Fraction(1, 2)
+    return value * Fraction(10) ** shift
+
+
 def _int64(token: str) -> int:
-    value = int(token)
-    if not -2**63 <= value < 2**63:
+    value = _integer(token)
+    if not -2**63 <= value < 2**63 or value != int(value):
         raise ValueError(token)
-    return value
+    return int(value)
 
 
 def reference_read(files: dict) -> Optional[dict]:
@@ -228,8 +252,10 @@ def read_or_error(path: str) -> Optional[dict]:
         return None
 
 
-# Digits, signs, separators (some non-ASCII: the no-break space, NEL), a letter, a number beyond int64.
-TABLE_PIECES = list("0123456789-+.,x \t\n\n\r\x0b\x1f\u00a0\x85") + ["12", ", ", "99999999999999999999"]
+# Digits, signs, separators (some non-ASCII: the no-break space, NEL), a letter, a number beyond int64,
+# integers written as floats and a byte order mark (not a separator: a BOM is skipped at a file's start only).
+TABLE_PIECES = list("0123456789-+.,x \t\n\n\r\x0b\x1f\u00a0\x85\ufeff") + [
+    "12", ", ", "99999999999999999999", "2.0", "3.", ".0", "0.5"]
 
 
 def _line_by_line(text: str, columns: Optional[int], dtype) -> object:
@@ -250,11 +276,15 @@ def _line_by_line(text: str, columns: Optional[int], dtype) -> object:
         rows.append([])
         for x in fields:  # the first bad value of the line decides
             try:
-                rows[-1].append(float(x) if dtype == np.float64 else int(x))
+                rows[-1].append(float(x) if dtype == np.float64 else _integer(x))
             except ValueError:
                 return f"x.txt line {number}: not a number in {line.strip()!r}"
-            if dtype == np.int64 and not -2**63 <= rows[-1][-1] < 2**63:
-                return f"x.txt line {number}: number too large in {line.strip()!r}"
+            if dtype == np.int64:  # an integer, or a float whose value is an integer (1.0)
+                if not -2**63 <= rows[-1][-1] < 2**63:
+                    return f"x.txt line {number}: number too large in {line.strip()!r}"
+                if rows[-1][-1] != int(rows[-1][-1]):
+                    return f"x.txt line {number}: not an integer in {line.strip()!r}"
+                rows[-1][-1] = int(rows[-1][-1])
     return rows
 
 
@@ -291,7 +321,7 @@ def test_valid_datasets_round_trip_as_folder_and_zip(spec, prefix, compression):
 # or float32, and plain numbers (in or out of the node id range).
 INT64_EDGES = [str(2**63 - 1), str(2**63), str(-2**63 - 1)]
 JUNK = ["x", "-", "1.5", "nan", "inf", "1e400", "-0", "+3", "0", "1", "2", "7", "-1", ",", ", ", " ", "\t", "\r",
-        "\n", "1,2", "1 2 3"] + INT64_EDGES
+        "\n", "1,2", "1 2 3", "2.0", "-1.", "\ufeff"] + INT64_EDGES
 
 
 def corrupt(data, text: str, num_nodes: int) -> str:

@@ -1,8 +1,8 @@
 """Datasets, validation, splits and batching."""
 from .batching import GraphBatch, iterate_batches
 from .dataset import GraphClassificationData
-from .ogb import OGB_DATASETS
-from .registry import DATASETS, DEFAULT_DATASET, MIRROR_ENV, TU_DATASETS, load_dataset
+from ..names import DATASETS, DEFAULT_DATASET, MIRROR_ENV, OGB_DATASETS, TU_DATASETS, resolve_dataset_name
+from .registry import load_dataset
 from .splits import stratified_split
 from .synthetic import HierarchicalCommunityDataset
 from .task import Task
@@ -19,5 +19,6 @@ __all__ = [
     "Task",
     "iterate_batches",
     "load_dataset",
+    "resolve_dataset_name",
     "stratified_split",
 ]

@@ -1,6 +1,7 @@
 """The in-memory form every dataset takes before training."""
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Optional
@@ -21,15 +22,50 @@ EDGE_ENCODERS = ("none", "bond")
 class GraphClassificationData:
     """Graphs with node features ``ndata["feat"]`` and their graph-level labels.
 
-    Validated on construction (see :mod:`~dgl_diffpool.data.validation`).
+    Validated on construction (see :mod:`~dgl_diffpool.data.validation`). Indexed like
+    DGL's graph-classification datasets (:class:`dgl.data.GINDataset`,
+    :class:`dgl.data.TUDataset`): ``len(data)`` is the number of graphs and ``data[i]``
+    is the pair ``(graph, label)``, so :class:`dgl.dataloading.GraphDataLoader` batches it.
+    The project's own batching (:func:`~dgl_diffpool.data.batching.iterate_batches`)
+    reads the fields ``graphs``, ``labels`` and ``num_nodes`` directly.
 
-    ``task`` defaults to multiclass classification over ``num_classes`` classes
-    (inferred from the labels if 0). ``split`` is a dataset's official
-    ``train`` / ``valid`` / ``test`` split, if it has one (OGB). ``node_encoder``
-    and ``edge_encoder`` say how a model must embed the raw features: ``"none"``
-    (float node features used as they are, edge features unused) or OGB's
-    ``"atom"`` / ``"bond"`` categorical encoders (``ndata["feat"]`` and
-    ``edata["feat"]`` hold integer columns).
+    Parameters
+    ----------
+    name : str
+        The dataset's name (the official spelling for the datasets of
+        :func:`~dgl_diffpool.data.load_dataset`).
+    graphs : list of dgl.DGLGraph
+        The graphs, each with node features ``ndata["feat"]`` of one width.
+    labels : torch.Tensor
+        One label per graph: class indices :math:`(G,)` (converted to int64) for
+        multiclass tasks, a float table :math:`(G, T)` of 0, 1 and NaN for binary ones.
+    num_classes : int, optional
+        Number of classes; inferred from the labels if 0 (the default).
+    task : Task, optional
+        The prediction task; defaults to multiclass classification over ``num_classes``.
+    split : dict of str to torch.Tensor, optional
+        A dataset's official ``train`` / ``valid`` / ``test`` graph indices, if it has
+        one (OGB).
+    node_encoder, edge_encoder : str
+        How a model must embed the raw features: ``"none"`` (float node features used
+        as they are, edge features unused) or OGB's ``"atom"`` / ``"bond"`` categorical
+        encoders (``ndata["feat"]`` and ``edata["feat"]`` hold integer columns).
+
+    Raises
+    ------
+    DatasetError
+        If the graphs or labels cannot be trained on (no graphs, an empty graph,
+        missing or non-finite features, labels that do not fit the task).
+
+    Examples
+    --------
+    >>> from dgl.dataloading import GraphDataLoader
+    >>> from dgl_diffpool.data import load_dataset
+    >>> data = load_dataset("MUTAG")
+    >>> graph, label = data[0]         # label: a 0-dim int64 tensor, as DGL's datasets give
+    >>> graph, label = data[-1]        # the last graph
+    >>> for batched_graph, labels in GraphDataLoader(data, batch_size=32, shuffle=True):
+    ...     pass                       # labels: shape (batch,), batched_graph: dgl.batch of the graphs
     """
 
     name: str
@@ -58,7 +94,24 @@ class GraphClassificationData:
             raise DatasetError(f"dataset {self.name}: edge encoder {self.edge_encoder} but no edge features 'feat'")
 
     def __len__(self) -> int:
+        """The number of graphs."""
         return len(self.graphs)
+
+    def __getitem__(self, index: int) -> tuple[dgl.DGLGraph, torch.Tensor]:
+        """Graph ``index`` and its label ``labels[index]`` (negative indices count from the end).
+
+        The label is a tensor as in DGL's datasets: 0-dim for class indices, :math:`(T,)`
+        for a binary task's table. Raises IndexError outside ``-len(self) .. len(self) - 1``
+        (which also ends iteration over the dataset) and TypeError for a non-integer index.
+        """
+        try:
+            i = operator.index(index)
+        except TypeError:
+            what = type(index).__name__
+            raise TypeError(f"dataset {self.name}: graph indices must be integers, not {what}") from None
+        if not -len(self.graphs) <= i < len(self.graphs):
+            raise IndexError(f"dataset {self.name}: graph index {i} out of range for {len(self.graphs)} graphs")
+        return self.graphs[i], self.labels[i]
 
     @property
     def num_features(self) -> int:

@@ -25,11 +25,6 @@ from ..errors import DatasetError
 from .dataset import GraphClassificationData
 from .task import Task
 
-# Graph classification datasets of ogb.graphproppred (regression and code2 are other tasks).
-OGB_DATASETS = (
-    "ogbg-molhiv", "ogbg-molpcba", "ogbg-molbace", "ogbg-molbbbp", "ogbg-molclintox", "ogbg-molmuv",
-    "ogbg-molsider", "ogbg-moltox21", "ogbg-moltoxcast", "ogbg-ppa",
-)
 
 
 def _meta(name: str) -> dict:

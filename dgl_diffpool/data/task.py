@@ -4,8 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from ..names import METRIC_LABELS
+
 TASK_KINDS = ("multiclass", "binary")
-METRIC_LABELS = {"acc": "accuracy", "rocauc": "ROC-AUC", "ap": "average precision"}
 METRICS = tuple(METRIC_LABELS)
 
 

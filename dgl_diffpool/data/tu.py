@@ -4,7 +4,9 @@ A TU dataset ``NAME`` is a folder (or a zip holding it) of text files:
 ``NAME_A.txt`` (one ``u, v`` edge per line, 1-based node ids over the whole
 dataset), ``NAME_graph_indicator.txt`` (the graph of each node), and
 ``NAME_graph_labels.txt``; optionally ``NAME_node_labels.txt``,
-``NAME_node_attributes.txt`` and ``NAME_edge_labels.txt``.
+``NAME_node_attributes.txt`` and ``NAME_edge_labels.txt``. Files are UTF-8 (a byte order
+mark at the start is skipped). Integer columns (ids, graph, node and edge labels) also
+take a number written as a float if its value is an integer (``1.0``, ``1e3``).
 
 Everything is checked before a graph is built, and a bad file gives one
 :class:`~dgl_diffpool.errors.DatasetError` line naming the file and line.
@@ -21,6 +23,8 @@ import urllib.request
 import zipfile
 import zlib
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 from typing import Optional
 
 import dgl
@@ -116,7 +120,7 @@ class _Source:
         member = self.files[fname]
         if self.zip is None:
             try:
-                with open(member) as fh:
+                with open(member, encoding="utf-8-sig") as fh:  # universal newlines; a BOM is skipped
                     return fh.read()
             except (OSError, UnicodeDecodeError) as exc:
                 raise DatasetError(f"{self.path}: cannot read {fname} ({exc})") from None
@@ -125,7 +129,7 @@ class _Source:
         except _ZIP_ERRORS as exc:
             raise DatasetError(f"{self.path}: cannot read {member}, the archive is damaged ({exc})") from None
         try:
-            text = data.decode()
+            text = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise DatasetError(f"{self.path}: cannot read {member} ({exc})") from None
         # Universal newlines, as open() gives for a folder: a lone CR ends a line in both.
@@ -137,10 +141,83 @@ _SEPARATOR = np.zeros(128, dtype=bool)
 _SEPARATOR[list(b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f,")] = True
 
 
+class _NotInteger(ValueError):
+    """A number with a fractional part in an integer column."""
+
+
+def _exact_float(token: str) -> Fraction:
+    """The exact value of the float literal ``token`` (``1.0``, ``-2.``, ``1e3``; not rounded to a float).
+
+    Raises ValueError for no number (``x``, ``nan``, ``inf``), and at once OverflowError for
+    ``|x| >= 1e19`` and :class:`_NotInteger` for ``0 < |x| < 1``, so that an exponent like
+    ``1e-99999999999999999999`` never builds a huge number.
+    """
+    float(token)  # the grammar of float columns, else ValueError
+    mantissa, _, exponent = token.lower().partition("e")
+    try:
+        digits = Decimal(mantissa)
+    except InvalidOperation:
+        raise ValueError(token) from None
+    if not digits.is_finite():
+        raise ValueError(token)
+    if not digits:
+        return Fraction(0)
+    shift = int(exponent) if exponent else 0
+    if digits.adjusted() + shift > 18:
+        raise OverflowError(token)
+    if digits.adjusted() + shift < 0:
+        raise _NotInteger(token)
+    return Fraction(digits) * Fraction(10) ** shift
+
+
+def _integer(token: str) -> int:
+    """``token`` as an int64: an integer, or a float literal whose value is one (``1.0``, ``-2.``, ``1e3``).
+
+    Raises OverflowError for a number outside int64, else :class:`_NotInteger` for one with a
+    fractional part (``1.5``), and ValueError for anything else (``x``, ``nan``, ``inf``).
+    """
+    try:
+        value = int(token)
+    except ValueError:
+        value = _exact_float(token)
+    if not -2**63 <= value < 2**63:
+        raise OverflowError(token)
+    if value.denominator != 1:
+        raise _NotInteger(token)
+    return int(value)
+
+
+def _numbers(tokens: list[str], dtype: type) -> np.ndarray:
+    """``tokens`` as a ``dtype`` array; raises ValueError (or :class:`_NotInteger`) or OverflowError
+    at the first bad token. Integer columns take integral floats (see :func:`_integer`)."""
+    try:
+        return np.array(tokens, dtype=dtype)
+    except ValueError:
+        if not np.issubdtype(dtype, np.integer):
+            raise
+    # Integral floats (1.0). Read as float64 where that is exact: a token of at most 16 characters
+    # that int() does not read has at most 15 significant digits, and distinct decimals of 15 digits
+    # are distinct doubles (DBL_DIG), so an integral double below 2**53 is the token's exact value,
+    # unless it is 0 from an underflow (1e-400): zeros are checked exactly.
+    if max(map(len, tokens)) <= 16:
+        try:
+            floats = np.array(tokens, dtype=np.float64)
+        except ValueError:
+            floats = None
+        if floats is not None and (np.abs(floats) < 2**53).all() and (floats == np.trunc(floats)).all():
+            for token in {tokens[i] for i in np.flatnonzero(floats == 0)}:
+                _integer(token)
+            return floats.astype(dtype)  # NaN and infinities fail the tests above
+    # Else exactly, one token at a time (each distinct token once: a column of labels has few).
+    exact = {token: _integer(token) for token in dict.fromkeys(tokens)}
+    return np.fromiter((exact[token] for token in tokens), dtype=dtype, count=len(tokens))
+
+
 def _parse_table(text: str, fname: str, columns: Optional[int], dtype: type) -> np.ndarray:
     """Comma- or space-separated rows as a ``(rows, columns)`` array; names the first bad line.
 
     ``columns=None`` takes the width of the first line. Trailing blank lines are ignored.
+    An integer ``dtype`` also takes floats with an integer value (see :func:`_integer`).
     """
     body = text.rstrip()
     if not body:
@@ -159,7 +236,7 @@ def _parse_table(text: str, fname: str, columns: Optional[int], dtype: type) -> 
     width = columns if columns is not None else int(per_line[0])
     tokens = body.replace(",", " ").split()  # the same values as the marks, in ASCII
     try:
-        values, bad_value = np.array(tokens, dtype=dtype), None
+        values, bad_value = _numbers(tokens, dtype), None
     except (ValueError, OverflowError):
         values, bad_value = None, _first_bad_value(tokens, dtype)
     ragged = np.flatnonzero(per_line != width) if width else np.zeros(1, dtype=np.int64)
@@ -182,7 +259,7 @@ def _first_bad_value(tokens: list[str], dtype: type) -> int:
     while hi - lo > 1:
         mid = (lo + hi) // 2
         try:
-            np.array(tokens[lo:mid], dtype=dtype)
+            _numbers(tokens[lo:mid], dtype)
             lo = mid
         except (ValueError, OverflowError):
             hi = mid
@@ -197,7 +274,9 @@ def _line_error(fname: str, number: int, line: str, width: int, dtype: type) -> 
     if len(fields) != width:
         return DatasetError(f"{fname} line {number}: expected {width} value{'s' * (width > 1)}, found {len(fields)}")
     try:
-        np.array(fields, dtype=dtype)
+        _numbers(fields, dtype)
+    except _NotInteger:
+        return DatasetError(f"{fname} line {number}: not an integer in {line.strip()!r}")
     except ValueError:
         return DatasetError(f"{fname} line {number}: not a number in {line.strip()!r}")
     except OverflowError:
@@ -212,7 +291,7 @@ def _parse_lines(body: str, fname: str, columns: Optional[int], dtype: type) -> 
     width = columns if columns is not None else len(rows[0])
     if width and all(len(fields) == width for fields in rows):
         try:
-            return np.array(rows, dtype=dtype).reshape(len(rows), width)
+            return _numbers([x for row in rows for x in row], dtype).reshape(len(rows), width)
         except (ValueError, OverflowError):
             pass
     for number, line in enumerate(lines, start=1):

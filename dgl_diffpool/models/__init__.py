@@ -5,6 +5,9 @@ from typing import Any
 
 from torch import nn
 
+from .. import defaults
+from ..names import DIFFPOOL_MODELS, FLAT_MODELS, MODELS
+
 from .diffpool_classifier import DiffPoolClassifier, level_cluster_counts, max_pool_levels
 from .encoders import EncodedClassifier, InputNorm
 from .output import ClassifierOutput
@@ -13,10 +16,6 @@ from .ecc import ECCClassifier
 from .flat_gnn import FlatGNNClassifier, SortPoolReadout
 from .patchy_san import PatchySAN
 
-# The paper's models by name: DiffPool and its variants, then the flat GNN baselines with their readout.
-DIFFPOOL_MODELS = ("diffpool", "diffpool-nolp", "diffpool-det", "s2v-diffpool")
-FLAT_MODELS = {"sage-mean": "mean", "sage-set2set": "set2set", "sage-sort": "sort", "s2v": "sum"}
-MODELS = DIFFPOOL_MODELS + tuple(FLAT_MODELS) + ("ecc", "patchy-san")
 
 # Options of DiffPoolClassifier that also shape the other models.
 _FLAT_OPTIONS = ("gnn_layers", "hidden_feats", "mlp_hidden", "conv", "batch_norm", "dropout")
@@ -65,14 +64,16 @@ def build_model(
     if conv == "gine" and edge_encoder == "none":
         raise ValueError("conv 'gine' needs edge features: use it on a dataset with bond features (OGB molecules)")
     if node_encoder == "atom":
-        in_feats = options.get("hidden_feats", 64)
+        in_feats = options.get("hidden_feats", defaults.HIDDEN)
     elif conv == "gine":
         raise ValueError("conv 'gine' needs the atom encoder in front (OGB molecule datasets)")
     if input_norm and node_encoder != "none":
         raise ValueError("input norm is for numeric node features, not the atom encoder's categorical ones")
-    sort_k = options.pop("sort_k", 30)
-    patchy = dict(width=options.pop("patchy_width", 32), field_size=options.pop("patchy_field", 10))
-    check_pool_levels(name, max_num_nodes, options.get("ratio", 0.25), options.get("pool_levels", 1))
+    sort_k = options.pop("sort_k", defaults.SORT_K)
+    patchy = dict(width=options.pop("patchy_width", defaults.PATCHY_WIDTH),
+                  field_size=options.pop("patchy_field", defaults.PATCHY_FIELD))
+    check_pool_levels(name, max_num_nodes, options.get("ratio", defaults.RATIO),
+                      options.get("pool_levels", defaults.POOL_LEVELS))
     if name.startswith("s2v"):  # Structure2Vec embeddings whatever --conv says
         options["conv"] = "s2v"
     if name in ("diffpool", "diffpool-nolp", "s2v-diffpool"):

@@ -8,6 +8,7 @@ import dgl
 import torch
 from torch import Tensor, nn
 
+from .. import defaults
 from ..nn import DenseDiffPool, DenseGNN, DiffPool, dense_readout, sparse_readout
 from ..nn.readout import check_readout
 from .classifier_head import MLPHead
@@ -85,18 +86,18 @@ class DiffPoolClassifier(nn.Module):
         in_feats: int,
         num_classes: int,
         max_num_nodes: int,
-        pool_levels: int = 1,
-        ratio: float = 0.25,
-        gnn_layers: int = 3,
-        hidden_feats: int = 64,
-        mlp_hidden: int = 64,
-        conv: str = "sage",
-        batch_norm: bool = True,
-        dropout: float = 0.0,
-        readout: str = "max",
-        link_loss: bool = True,
-        entropy_loss: bool = True,
-        adaptive_clusters: bool = False,
+        pool_levels: int = defaults.POOL_LEVELS,
+        ratio: float = defaults.RATIO,
+        gnn_layers: int = defaults.GNN_LAYERS,
+        hidden_feats: int = defaults.HIDDEN,
+        mlp_hidden: int = defaults.MLP_HIDDEN,
+        conv: str = defaults.CONV,
+        batch_norm: bool = defaults.BATCH_NORM,
+        dropout: float = defaults.DROPOUT,
+        readout: str = defaults.READOUT,
+        link_loss: bool = defaults.LINK_LOSS,
+        entropy_loss: bool = defaults.ENTROPY_LOSS,
+        adaptive_clusters: bool = defaults.ADAPTIVE_CLUSTERS,
     ) -> None:
         super().__init__()
         if pool_levels < 1:

@@ -7,6 +7,7 @@ import dgl
 import torch
 from torch import Tensor, nn
 
+from .. import defaults
 from ..data.clustering import CLUSTER_KEY
 from ..nn import GNN, DenseGNN, dense_readout, sparse_readout
 from ..nn.cluster_pool import cluster_pool, dense_cluster_pool
@@ -42,14 +43,14 @@ class DiffPoolDet(nn.Module):
         self,
         in_feats: int,
         num_classes: int,
-        pool_levels: int = 1,
-        gnn_layers: int = 3,
-        hidden_feats: int = 64,
-        mlp_hidden: int = 64,
-        conv: str = "sage",
-        batch_norm: bool = True,
-        dropout: float = 0.0,
-        readout: str = "max",
+        pool_levels: int = defaults.POOL_LEVELS,
+        gnn_layers: int = defaults.GNN_LAYERS,
+        hidden_feats: int = defaults.HIDDEN,
+        mlp_hidden: int = defaults.MLP_HIDDEN,
+        conv: str = defaults.CONV,
+        batch_norm: bool = defaults.BATCH_NORM,
+        dropout: float = defaults.DROPOUT,
+        readout: str = defaults.READOUT,
     ) -> None:
         super().__init__()
         if pool_levels < 1:

@@ -9,6 +9,7 @@ from dgl.nn import NNConv
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from .. import defaults
 from ..nn import NodeBatchNorm, sparse_readout
 from .classifier_head import MLPHead
 from .output import ClassifierOutput
@@ -41,11 +42,11 @@ class ECCClassifier(nn.Module):
         in_feats: int,
         num_classes: int,
         num_edge_labels: int = 0,
-        gnn_layers: int = 3,
-        hidden_feats: int = 64,
-        mlp_hidden: int = 64,
-        batch_norm: bool = True,
-        dropout: float = 0.0,
+        gnn_layers: int = defaults.GNN_LAYERS,
+        hidden_feats: int = defaults.HIDDEN,
+        mlp_hidden: int = defaults.MLP_HIDDEN,
+        batch_norm: bool = defaults.BATCH_NORM,
+        dropout: float = defaults.DROPOUT,
         edge_hidden: int = 32,
     ) -> None:
         super().__init__()

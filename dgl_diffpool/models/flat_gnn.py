@@ -8,6 +8,7 @@ import torch
 from dgl.nn import Set2Set, SortPooling
 from torch import Tensor, nn
 
+from .. import defaults
 from ..nn import GNN, READOUTS, sparse_readout
 from .classifier_head import MLPHead
 from .output import ClassifierOutput
@@ -73,14 +74,14 @@ class FlatGNNClassifier(nn.Module):
         self,
         in_feats: int,
         num_classes: int,
-        gnn_layers: int = 3,
-        hidden_feats: int = 64,
-        mlp_hidden: int = 64,
-        conv: str = "sage",
-        batch_norm: bool = True,
-        dropout: float = 0.0,
+        gnn_layers: int = defaults.GNN_LAYERS,
+        hidden_feats: int = defaults.HIDDEN,
+        mlp_hidden: int = defaults.MLP_HIDDEN,
+        conv: str = defaults.CONV,
+        batch_norm: bool = defaults.BATCH_NORM,
+        dropout: float = defaults.DROPOUT,
         readout: str = "mean",
-        sort_k: int = 30,
+        sort_k: int = defaults.SORT_K,
     ) -> None:
         super().__init__()
         if readout not in FLAT_READOUTS:

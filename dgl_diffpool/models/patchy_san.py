@@ -7,6 +7,7 @@ import dgl
 import torch
 from torch import Tensor, nn
 
+from .. import defaults
 from ..data.patchy import FIELD_KEY, RANK_KEY
 from .classifier_head import MLPHead
 from .output import ClassifierOutput
@@ -40,11 +41,11 @@ class PatchySAN(nn.Module):
         self,
         in_feats: int,
         num_classes: int,
-        width: int = 32,
-        field_size: int = 10,
-        hidden_feats: int = 64,
-        mlp_hidden: int = 64,
-        dropout: float = 0.0,
+        width: int = defaults.PATCHY_WIDTH,
+        field_size: int = defaults.PATCHY_FIELD,
+        hidden_feats: int = defaults.HIDDEN,
+        mlp_hidden: int = defaults.MLP_HIDDEN,
+        dropout: float = defaults.DROPOUT,
     ) -> None:
         super().__init__()
         if width < 1 or field_size < 1:

@@ -9,10 +9,10 @@ import torch.nn.functional as F
 from dgl.nn import GINConv, GINEConv, GraphConv, SAGEConv
 from torch import Tensor, nn
 
+from ..names import CONV_TYPES
 from .low_rank import in_neighbour_sum
 from .norm import NodeBatchNorm
 
-CONV_TYPES = ("sage", "gcn", "gin", "gine", "s2v")
 
 
 def check_stack(conv: str, num_layers: int) -> None:

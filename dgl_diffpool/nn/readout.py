@@ -5,7 +5,8 @@ import dgl
 import torch
 from torch import Tensor
 
-READOUTS = ("max", "mean", "sum")
+from ..names import READOUTS
+
 
 
 def check_readout(op: str) -> None:

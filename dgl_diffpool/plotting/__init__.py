@@ -1,5 +1,5 @@
 """Pictures of runs: training curves and learnt cluster assignments (matplotlib, headless)."""
-from .assignments import draw_assignments
-from .curves import plot_run
+from .assignments import draw_assignments, hard_clusters
+from .curves import FORMATS, figure_format, plot_run
 
-__all__ = ["draw_assignments", "plot_run"]
+__all__ = ["FORMATS", "draw_assignments", "figure_format", "hard_clusters", "plot_run"]

@@ -17,19 +17,18 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
-from ..data import DATASETS, OGB_DATASETS
 from ..data.storage import atomic_write_text
 from ..errors import ConfigError
-from ..models import MODELS
+from ..names import BENCH_MODELS, MODELS, OGB_DATASETS, resolve_dataset_name
 from .config import RunConfig
 from .cross_validation import cross_validate, load_folds, make_folds
 from .preflight import PREPROCESSED_MODELS, load_config_dataset, resolve_protocol
+from .progress import Progress
 from .rundir import write_json
 from .kernel_svm import C_GRID, KERNELS, kernel_cross_validate, kernel_matrix
 from .selection import select_and_assess
 from .space import KERNEL_OPTION, load_space
 
-BENCH_MODELS = MODELS + KERNELS
 SETTINGS_FILE = "bench.json"
 # Fields that belong to a pair or to where it runs, not to the shared settings of a bench.
 _PAIR_FIELDS = ("dataset", "model", "device", "data_dir", "mirror")
@@ -83,7 +82,7 @@ def _dataset_folds(config: RunConfig, out: str) -> tuple[Any, list, str]:
 
 
 def run_pair(config: RunConfig, model: str, out: str, data: Any, folds: list, folds_path: str,
-             progress: bool, selection: Optional[Selection] = None,
+             progress: bool | Progress, selection: Optional[Selection] = None,
              echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Cross-validate ``model`` on ``config.dataset`` into ``out/DATASET/MODEL``; returns its ``pair.json``.
 
@@ -104,7 +103,7 @@ def run_pair(config: RunConfig, model: str, out: str, data: Any, folds: list, fo
         config = dataclasses.replace(config, model=model)
         summary = select_and_assess(config, load_space(selection.space, model), pair_dir, selection.final_runs,
                                     selection.jobs, selection.storage, folds_path, resume=True,
-                                    progress=progress and selection.jobs == 1, echo=echo,
+                                    progress=progress if selection.jobs == 1 else False, echo=echo,
                                     study_prefix=f"{config.dataset}/{model}/", prune=selection.prune)
     else:
         config = dataclasses.replace(config, model=model)
@@ -131,7 +130,7 @@ def run_bench(
     datasets: Sequence[str],
     models: Sequence[str],
     out: str,
-    progress: bool = False,
+    progress: bool | Progress = False,
     echo: Callable[[str], None] = print,
     selection: Optional[Selection] = None,
 ) -> list[dict[str, Any]]:
@@ -142,9 +141,7 @@ def run_bench(
         raise ConfigError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(BENCH_MODELS)}")
     if not datasets or not models:
         raise ConfigError("bench needs at least one dataset and one model")
-    unknown = [d for d in datasets if d not in DATASETS]
-    if unknown:
-        raise ConfigError(f"unknown dataset(s) {', '.join(unknown)}; available: {', '.join(DATASETS)}")
+    datasets = [resolve_dataset_name(d) for d in datasets]  # an unknown name stops here, with suggestions
     ogb = [d for d in datasets if d in OGB_DATASETS]
     if ogb:
         raise ConfigError(f"bench cross-validates, and {', '.join(ogb)} come(s) with an official split: "

@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from .. import defaults
 from ..errors import ConfigError
-from ..models import MODELS
-from ..nn import CONV_TYPES, READOUTS
+from ..names import DEFAULT_DATASET, CONV_TYPES, MODELS, PROTOCOLS, READOUTS, canonical_dataset, resolved_protocol
 
 # Options a resumed run may change: where it runs, where data live, how long it may go on.
-PROTOCOLS = ("auto", "holdout", "cv", "official")
 RESUMABLE_FIELDS = ("device", "data_dir", "mirror", "epochs")
 
 
@@ -28,27 +28,27 @@ class RunConfig:
     dataset's generator, so that runs with other seeds train on the same graphs.
     """
 
-    dataset: str = "synthetic"
+    dataset: str = DEFAULT_DATASET
     data_dir: str = "data"
     mirror: Optional[str] = None
     features: str = "auto"
     model: str = "diffpool"
-    pool_levels: int = 1
-    ratio: float = 0.25
-    adaptive_clusters: bool = True
-    gnn_layers: int = 3
-    hidden: int = 32
-    mlp_hidden: int = 64
-    conv: str = "sage"
-    batch_norm: bool = True
+    pool_levels: int = defaults.POOL_LEVELS
+    ratio: float = defaults.RATIO
+    adaptive_clusters: bool = defaults.ADAPTIVE_CLUSTERS
+    gnn_layers: int = defaults.GNN_LAYERS
+    hidden: int = defaults.HIDDEN
+    mlp_hidden: int = defaults.MLP_HIDDEN
+    conv: str = defaults.CONV
+    batch_norm: bool = defaults.BATCH_NORM
     input_norm: bool = False
-    dropout: float = 0.0
-    readout: str = "max"
-    sort_k: int = 30
-    patchy_width: int = 32
-    patchy_field: int = 10
-    link_loss: bool = True
-    entropy_loss: bool = True
+    dropout: float = defaults.DROPOUT
+    readout: str = defaults.READOUT
+    sort_k: int = defaults.SORT_K
+    patchy_width: int = defaults.PATCHY_WIDTH
+    patchy_field: int = defaults.PATCHY_FIELD
+    link_loss: bool = defaults.LINK_LOSS
+    entropy_loss: bool = defaults.ENTROPY_LOSS
     lr: float = 1e-3
     weight_decay: float = 0.0
     batch_size: int = 20
@@ -120,9 +120,22 @@ class RunConfig:
             values = {**values, "data_seed": values.get("seed", 0)}
         return cls(**values)
 
+    def resolved(self) -> "RunConfig":
+        """This configuration as a run records it: the dataset's official name, the protocol
+        ``auto`` stands for, and absolute data paths (so that a run can be evaluated or resumed
+        from any directory)."""
+        return dataclasses.replace(
+            self,
+            dataset=canonical_dataset(self.dataset),
+            protocol=resolved_protocol(self.dataset, self.protocol),
+            data_dir=os.path.abspath(self.data_dir),
+            mirror=None if self.mirror is None else os.path.abspath(self.mirror),
+        )
+
     def differences(self, other: "RunConfig") -> list[str]:
-        """Fields (other than :data:`RESUMABLE_FIELDS`) whose values differ, as ``name: a != b``."""
-        mine, theirs = self.to_dict(), other.to_dict()
+        """Fields (other than :data:`RESUMABLE_FIELDS`) whose values differ, as ``name: a != b``,
+        compared as runs record them (see :meth:`resolved`)."""
+        mine, theirs = self.resolved().to_dict(), other.resolved().to_dict()
         return [
             f"{k}: {mine[k]!r} != {theirs[k]!r}"
             for k in mine

@@ -13,10 +13,12 @@ import torch
 from ..data import GraphClassificationData
 from ..data.splits import fold_split, stratified_kfold
 from ..errors import ConfigError, DatasetError, RunFolderError
+from ..names import METRIC_LABELS
 from .config import RunConfig
 from .engine import RunResult, train
 from .preflight import build_config_model, load_config_dataset, resolve_protocol
-from .distributed import init_from_env, run_on_main
+from .distributed import init_from_env, is_main_process, run_on_main
+from .progress import Progress
 from .rundir import (SELECTION_FILE, SETUP_LOCK_FILE, SUMMARY_FILE, check_same_config, folder_lock, read_json,
                      run_folder, write_json)
 
@@ -141,7 +143,7 @@ def cross_validate(
     folds_file: Optional[str] = None,
     only_fold: Optional[int] = None,
     resume: bool = False,
-    progress: bool = False,
+    progress: bool | Progress = False,
     tensorboard: bool = False,
 ) -> RepeatedResult:
     """Run ``config.folds``-fold stratified CV into ``run_dir/fold-I``.
@@ -151,7 +153,9 @@ def cross_validate(
     ``run_dir`` (same configuration and folds), each locking its own fold. With
     ``resume`` finished folds are kept and interrupted ones continued. ``summary.json``
     holds the test scores, selected epochs, mean and standard deviation of every
-    finished fold (``finished`` of ``total``), whichever process finished it.
+    finished fold (``finished`` of ``total``), whichever process finished it. ``progress``
+    (see :class:`~dgl_diffpool.training.progress.Progress`) labels each fold's epochs
+    ``fold I/N`` and says each fold's test score, and the mean so far, when it finishes.
     """
     init_from_env(config.device)  # under torchrun, rank 0 alone writes the folder from here on
     data = load_config_dataset(config)
@@ -166,16 +170,29 @@ def cross_validate(
         if existing and os.path.exists(os.path.join(run_dir, SELECTION_FILE)):
             raise RunFolderError(f"{run_dir} holds a model selection; continue it with --resume (and no --fold)")
         folds = _shared_folds(run_dir, folds, data, folds_file is not None)
+        report, scores = Progress.of(progress), []
         for i in range(len(folds)) if only_fold is None else [only_fold]:
             fold_dir = os.path.join(run_dir, f"fold-{i}")
             done = run_on_main(lambda: finished_run(fold_dir, config))  # one answer for every rank
             if done is not None and not resume:
                 raise RunFolderError(f"{fold_dir} has finished already; pass --resume to keep it")
+            step = report.within(f"fold {i + 1}/{len(folds)}")
             if done is None:
                 splits = fold_split(data.labels, folds[i], config.val_fraction, config.seed + i)
-                train(config, fold_dir, resume=resume, progress=progress, data=data, splits=splits,
-                      tensorboard=tensorboard)
+                done = train(config, fold_dir, resume=resume, progress=step, data=data, splits=splits,
+                             tensorboard=tensorboard)
+            scores.append(done.test_score)
+            if is_main_process():
+                step.say(finished_line(done, scores, "fold"))
         return run_on_main(lambda: _summarise(run_dir, config, len(folds)))
+
+
+def finished_line(run: RunResult, scores: list[float], unit: str) -> str:
+    """``test accuracy 0.7000 (fold-2, selected epoch 12, validation 0.7100); mean of 3 folds so far 68.50``."""
+    label = METRIC_LABELS[run.metric]
+    return (f"test {label} {run.test_score:.4f} ({os.path.basename(run.run_dir)}, selected epoch {run.best_epoch + 1}, "
+            f"validation {run.val_score:.4f}); mean of {len(scores)} {unit}{'s' if len(scores) > 1 else ''} so far "
+            f"{100 * statistics.fmean(scores):.2f}")
 
 
 def _summarise(run_dir: str, config: RunConfig, total: int) -> RepeatedResult:

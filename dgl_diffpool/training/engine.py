@@ -11,7 +11,6 @@ import dgl
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from ..data import GraphClassificationData, iterate_batches
 from ..errors import CheckpointError, TrainingError
@@ -24,6 +23,7 @@ from .distributed import rank as dist_rank
 from .distributed import sum_across_ranks, sync_buffers, world_size, wrap_model
 from .metrics import probabilities, score, task_loss
 from .preflight import build_config_model, prepare_run
+from .progress import Progress
 from .rundir import BEST, LAST, SUMMARY_FILE, run_folder, write_json
 
 
@@ -186,7 +186,7 @@ def train(
     config: RunConfig,
     run_dir: str,
     resume: bool = False,
-    progress: bool = False,
+    progress: bool | Progress = False,
     on_epoch_end: Optional[Callable[[dict[str, Any]], None]] = None,
     data: Optional[GraphClassificationData] = None,
     splits: Optional[dict[str, torch.Tensor]] = None,
@@ -204,9 +204,13 @@ def train(
     ``data`` and ``splits`` default to the dataset and hold-out split of ``config``;
     ``splits`` without ``"test"`` train and select only (no test score).
     With ``tensorboard`` every epoch's metrics also go to ``run_dir/tensorboard``
-    (TensorBoard's event format, one scalar per metric, step = epoch).
+    (TensorBoard's event format, one scalar per metric, step = epoch), and the test scores
+    (step = the selected epoch). ``progress``: ``True`` for a bar of the epochs, or a
+    :class:`~dgl_diffpool.training.progress.Progress` (plain lines for log files). The run
+    records ``config.resolved()``: absolute data paths, the protocol ``auto`` stood for.
     A loss that is not finite stops the run with a :class:`TrainingError`.
     """
+    config = config.resolved()
     device = resolve_device(init_from_env(config.device))
     seed_everything(config.seed)
     if splits is None:
@@ -215,7 +219,8 @@ def train(
     with run_folder(run_dir, config, resume):
         last_path = os.path.join(run_dir, LAST)
         state = load_checkpoint(last_path) if resume and os.path.exists(last_path) else None
-        return _fit(config, run_dir, model, data, splits, device, state, progress, on_epoch_end, tensorboard)
+        return _fit(config, run_dir, model, data, splits, device, state, Progress.of(progress), on_epoch_end,
+                    tensorboard)
 
 
 def _fit(
@@ -226,7 +231,7 @@ def _fit(
     splits: dict[str, torch.Tensor],
     device: torch.device,
     state: Optional[dict[str, Any]],
-    progress: bool,
+    progress: Progress,
     on_epoch_end: Optional[Callable[[dict[str, Any]], None]],
     tensorboard: bool,
 ) -> RunResult:
@@ -259,11 +264,9 @@ def _fit(
 
         writer = SummaryWriter(os.path.join(run_dir, TENSORBOARD_DIR))
     stopped = bad_epochs >= config.patience
-    bar = tqdm(range(start, config.epochs), initial=start, total=config.epochs,
-               disable=not (progress and is_main_process()),
-               desc="epochs", unit="ep", leave=False)
-    try:  # the progress bar and the TensorBoard writer are closed however the loop ends
-        for epoch in bar:
+    report = progress.epochs(start, config.epochs, metric, enabled=is_main_process())
+    try:  # the progress report and the TensorBoard writer are closed however the run ends
+        for epoch in range(start, config.epochs):
             if stopped:
                 break
             tick = time.perf_counter()
@@ -293,8 +296,7 @@ def _fit(
                                             bad_epochs=bad_epochs, splits=split_lists))
             write_json(os.path.join(run_dir, "metrics.jsonl"), history, lines=True)
             barrier()  # no rank reads a checkpoint before rank 0 has written it
-            bar.set_postfix(loss=f"{tr['loss']:.3f}", **{f"val_{metric}": f"{va[metric]:.3f}"},
-                            best=f"{best['val_score']:.3f}")
+            report.update(epoch, tr, va, best, row["seconds"])
             if writer is not None:
                 for key, value in row.items():
                     if key != "epoch":
@@ -303,23 +305,35 @@ def _fit(
                 writer.flush()
             if on_epoch_end is not None:
                 on_epoch_end(row)
+        test, community = {metric: None, "loss": None}, None
+        if "test" in splits:
+            test, community = _test(config, run_dir, data, splits["test"], device)
+            if writer is not None:
+                for name in (metric, "loss"):
+                    writer.add_scalar(f"{name}/test", test[name], best["epoch"])
     finally:
-        bar.close()
+        report.close()
         if writer is not None:
             writer.close()
-
-    test, community = {metric: None, "loss": None}, None
-    if "test" in splits:
-        best_model, _ = model_from_checkpoint(load_checkpoint(best_path), best_path)
-        test = evaluate(best_model.to(device), data, splits["test"], config.batch_size, device, **config.batching())
-        if is_main_process():  # for ensembles of runs (model selection's final runs)
-            probs = predict(best_model, data, splits["test"], config.batch_size, device, config.max_padded_nodes)
-            write_json(os.path.join(run_dir, PREDICTIONS_FILE),
-                       {"indices": splits["test"].tolist(), "probabilities": probs.tolist()})
-        if has_communities(data.graphs) and learns_assignments(best_model):
-            community = community_recovery(best_model, [data.graphs[i] for i in splits["test"].tolist()])
     result = RunResult(run_dir=run_dir, best_epoch=best["epoch"], metric=metric, val_score=best["val_score"],
                        test_score=test[metric], epochs_run=len(history), stopped_early=stopped,
                        community=community)
     write_json(os.path.join(run_dir, SUMMARY_FILE), {**result.__dict__, "test_loss": test["loss"]})
     return result
+
+
+def _test(config: RunConfig, run_dir: str, data: GraphClassificationData, indices: torch.Tensor,
+          device: torch.device) -> tuple[dict[str, float], Optional[dict[str, float]]]:
+    """The selected model's scores on the test graphs (once), its class probabilities for
+    ensembles of runs (model selection's final runs) and, on planted communities, their recovery."""
+    best_path = os.path.join(run_dir, BEST)
+    best_model, _ = model_from_checkpoint(load_checkpoint(best_path), best_path)
+    test = evaluate(best_model.to(device), data, indices, config.batch_size, device, **config.batching())
+    if is_main_process():
+        probs = predict(best_model, data, indices, config.batch_size, device, config.max_padded_nodes)
+        write_json(os.path.join(run_dir, PREDICTIONS_FILE),
+                   {"indices": indices.tolist(), "probabilities": probs.tolist()})
+    community = None
+    if has_communities(data.graphs) and learns_assignments(best_model):
+        community = community_recovery(best_model, [data.graphs[i] for i in indices.tolist()])
+    return test, community

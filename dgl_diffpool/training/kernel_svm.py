@@ -16,8 +16,8 @@ import torch
 from ..data import GraphClassificationData
 from ..data.splits import fold_split
 from ..errors import ConfigError
+from ..names import KERNELS
 
-KERNELS = ("wl-kernel", "sp-kernel", "graphlet-kernel")
 C_GRID = (1e-3, 1e-2, 1e-1, 1.0, 1e1, 1e2, 1e3)
 
 

@@ -176,7 +176,7 @@ def run_folder(run_dir: str, config: RunConfig, resume: bool = False, join: bool
                     if existing:
                         check_same_config(run_dir, config)
                     else:
-                        write_json(os.path.join(run_dir, CONFIG_FILE), config.to_dict())
+                        write_json(os.path.join(run_dir, CONFIG_FILE), config.resolved().to_dict())
                     return existing
             except BaseException:
                 held.close()

@@ -42,6 +42,7 @@ from .engine import PREDICTIONS_FILE, train
 from .metrics import score
 from .device import resolve_device
 from .preflight import build_config_model, load_config_dataset, resolve_protocol
+from .progress import Progress
 from .rundir import (SELECTION_FILE, SETUP_LOCK_FILE, SUMMARY_FILE, folder_lock, read_json, run_folder,
                      write_json)
 from .space import SearchSpace, apply
@@ -221,7 +222,7 @@ class _Pruned(Exception):
 class _Worker:
     """Claims trainings from the studies until none is left, in one process."""
 
-    def __init__(self, plan: Plan, echo: Callable[[str], None], progress: bool, jobs: int, index: int = 0,
+    def __init__(self, plan: Plan, echo: Callable[[str], None], progress: bool | Progress, jobs: int, index: int = 0,
                  data: Optional[GraphClassificationData] = None) -> None:
         self.plan, self.echo, self.progress, self.jobs = plan, echo, progress, jobs
         self.device = plan.devices[index % len(plan.devices)] if plan.devices else plan.config.device
@@ -330,7 +331,8 @@ class _Worker:
                 raise _Pruned()
 
         try:
-            result = train(one, folder, resume=True, progress=self.progress, data=self.data, splits=splits,
+            result = train(one, folder, resume=True, progress=Progress.of(self.progress).within(what),
+                           data=self.data, splits=splits,
                            on_epoch_end=report if self.plan.prune and not final else None)
         except TrainingError as exc:  # a candidate that diverges loses; it does not stop the selection
             trial.set_user_attr("diverged", str(exc))
@@ -364,7 +366,7 @@ def _work(plan: Plan, progress: bool, jobs: int, index: int) -> None:
         sys.exit(130)
 
 
-def _run_workers(plan: Plan, jobs: int, progress: bool, echo: Callable[[str], None],
+def _run_workers(plan: Plan, jobs: int, progress: bool | Progress, echo: Callable[[str], None],
                  data: GraphClassificationData) -> None:
     if jobs == 1:
         _Worker(plan, echo, progress, 1, data=data).run()
@@ -450,7 +452,7 @@ def select_and_assess(
     storage: Optional[str] = None,
     folds_file: Optional[str] = None,
     resume: bool = False,
-    progress: bool = False,
+    progress: bool | Progress = False,
     echo: Callable[[str], None] = print,
     study_prefix: str = "",
     prune: bool = False,
