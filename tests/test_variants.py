@@ -178,7 +178,14 @@ def test_bench_resumes_and_writes_tables(tmp_path, data_dir, monkeypatch):
     assert again == pairs and all("finished earlier" in line for line in lines)
     table = open(os.path.join(out, "table.md")).read()
     assert table.splitlines()[0] == "| model | synthetic |" and "| wl-kernel | " in table
-    assert open(os.path.join(out, "table.csv")).read().startswith("dataset,model,mean,std,folds,seconds")
+    csv_head = open(os.path.join(out, "table.csv")).readline().strip()
+    assert csv_head == "dataset,model,mean,std,folds,seconds,seconds_per_epoch"
+    # Seconds per epoch: the mean over every epoch of every fold's run; none for a kernel.
+    rows = [json.loads(line) for i in range(2)
+            for line in open(os.path.join(out, "synthetic", "sage-mean", f"fold-{i}", "metrics.jsonl"))]
+    assert len(rows) == 2 and pairs[0]["epoch_seconds"] == pytest.approx(sum(r["seconds"] for r in rows) / 2)
+    assert pairs[1]["epoch_seconds"] is None
+    assert f"({pairs[0]['epoch_seconds']:.2f} s/epoch)" in table
     with pytest.raises(ConfigError, match="holds a bench with other settings \\(folds: 2 != 3\\)"):
         run_bench(dataclasses.replace(base, folds=3), ["synthetic"], ["sage-mean"], out)
     # A settings file from before an option existed agrees while that option keeps its default.
@@ -203,7 +210,12 @@ def test_table_reports_the_gain_over_the_mean_pool_baseline():
     ]
     text = format_table(pairs, ["A", "B"], ["diffpool", "sage-mean"])
     assert "| diffpool | 66.00 ± 1.00 | 72.00 ± 0.00 |" in text
-    assert "+0.0% on average (A +10.0%, B -10.0%)" in text
+    assert "+0.0% on average (A +10.0%, B -10.0%)" in text and "Seconds per epoch" not in text
+    for pair, seconds in zip(pairs, (3.0, 2.0, 1.0, 0.5)):
+        pair["epoch_seconds"] = seconds
+    text = format_table(pairs, ["A", "B"], ["diffpool", "sage-mean"])
+    assert "| diffpool | 66.00 ± 1.00 (3.00 s/epoch) | 72.00 ± 0.00 (1.00 s/epoch) |" in text
+    assert "Seconds per epoch of diffpool over sage-mean: x1.75 on average (A x1.50, B x2.00)" in text
 
 
 def test_ecc_filters_depend_on_edge_labels(gen):

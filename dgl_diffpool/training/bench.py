@@ -112,9 +112,20 @@ def run_pair(config: RunConfig, model: str, out: str, data: Any, folds: list, fo
             summary = json.load(fh)
     pair = {"dataset": config.dataset, "model": model, "mean": summary["test_score_mean"],
             "std": summary["test_score_std"], "per_fold": [r["test_score"] for r in summary["per_fold"]],
-            "seconds": time.perf_counter() - tick}
+            "seconds": time.perf_counter() - tick, "epoch_seconds": epoch_seconds(pair_dir)}
     write_json(os.path.join(pair_dir, "pair.json"), pair)
     return pair
+
+
+def epoch_seconds(folder: str) -> Optional[float]:
+    """Mean wall time of one epoch (training pass and validation) over every training run under
+    ``folder`` (folds, candidates, final runs); ``None`` where nothing trained by epochs (kernels)."""
+    times = []
+    for root, _, files in os.walk(folder):
+        if "metrics.jsonl" in files:
+            with open(os.path.join(root, "metrics.jsonl")) as fh:
+                times += [json.loads(line)["seconds"] for line in fh if line.strip()]
+    return statistics.fmean(times) if times else None
 
 
 def finished_pair(out: str, dataset: str, model: str) -> Optional[dict[str, Any]]:
@@ -184,30 +195,50 @@ def relative_gains(pairs: Sequence[dict[str, Any]], datasets: Sequence[str]) -> 
 
 
 def format_table(pairs: Sequence[dict[str, Any]], datasets: Sequence[str], models: Sequence[str]) -> str:
-    """Markdown: models as rows, datasets as columns, mean +- std accuracy in %, then the gain."""
-    cell = {(p["dataset"], p["model"]): f"{100 * p['mean']:.2f} ± {100 * p['std']:.2f}" for p in pairs}
+    """Markdown: models as rows, datasets as columns, mean +- std accuracy in % and seconds per
+    epoch, then DiffPool's gain over the mean-pool baseline in accuracy and its cost in time."""
+
+    def cell(p: dict[str, Any]) -> str:
+        time_per_epoch = "" if p.get("epoch_seconds") is None else f" ({p['epoch_seconds']:.2f} s/epoch)"
+        return f"{100 * p['mean']:.2f} ± {100 * p['std']:.2f}{time_per_epoch}"
+
+    cells = {(p["dataset"], p["model"]): cell(p) for p in pairs}
     lines = ["| model | " + " | ".join(datasets) + " |", "| --- |" + " ---: |" * len(datasets)]
     for m in models:
-        lines.append(f"| {m} | " + " | ".join(cell.get((d, m), "") for d in datasets) + " |")
+        lines.append(f"| {m} | " + " | ".join(cells.get((d, m), "") for d in datasets) + " |")
     gains = relative_gains(pairs, datasets)
     if gains:
         lines.append("")
         lines.append(f"Relative gain of {HEADLINE} over {BASELINE}: {statistics.fmean(gains.values()):+.1f}% "
                      "on average (" + ", ".join(f"{d} {g:+.1f}%" for d, g in gains.items()) + ")")
+    ratios = time_ratios(pairs, datasets)
+    if ratios:
+        lines.append(f"Seconds per epoch of {HEADLINE} over {BASELINE}: x{statistics.fmean(ratios.values()):.2f} "
+                     "on average (" + ", ".join(f"{d} x{r:.2f}" for d, r in ratios.items()) + ")")
     return "\n".join(lines)
+
+
+def time_ratios(pairs: Sequence[dict[str, Any]], datasets: Sequence[str]) -> dict[str, float]:
+    """Per dataset, the headline model's seconds per epoch divided by the baseline's."""
+    time = {(p["dataset"], p["model"]): p.get("epoch_seconds") for p in pairs}
+    return {d: time[d, HEADLINE] / time[d, BASELINE] for d in datasets
+            if time.get((d, HEADLINE)) and time.get((d, BASELINE))}
 
 
 def write_tables(pairs: Sequence[dict[str, Any]], out: str, datasets: Sequence[str], models: Sequence[str]) -> None:
     """``table.md``, ``table.csv`` (one row per pair) and ``results.json`` in ``out``."""
     rows = io.StringIO()
     writer = csv.writer(rows, lineterminator="\n")
-    writer.writerow(["dataset", "model", "mean", "std", "folds", "seconds"])
+    writer.writerow(["dataset", "model", "mean", "std", "folds", "seconds", "seconds_per_epoch"])
     for p in pairs:
+        per_epoch = "" if p.get("epoch_seconds") is None else f"{p['epoch_seconds']:.4f}"
         writer.writerow([p["dataset"], p["model"], f"{p['mean']:.6f}", f"{p['std']:.6f}", len(p["per_fold"]),
-                         f"{p['seconds']:.1f}"])
+                         f"{p['seconds']:.1f}", per_epoch])
     for name, text in (("table.md", format_table(pairs, datasets, models) + "\n"), ("table.csv", rows.getvalue())):
         atomic_write_text(os.path.join(out, name), text)
-    write_json(os.path.join(out, "results.json"), {"pairs": list(pairs), "gains": relative_gains(pairs, datasets)})
+    write_json(os.path.join(out, "results.json"), {"pairs": list(pairs), "gains": relative_gains(pairs, datasets),
+                                                          "time_ratios": time_ratios(pairs, datasets)})
 
 
-__all__ = ["BENCH_MODELS", "Selection", "format_table", "relative_gains", "run_bench", "run_pair"]
+__all__ = ["BENCH_MODELS", "Selection", "epoch_seconds", "format_table", "relative_gains", "run_bench", "run_pair",
+           "time_ratios"]
