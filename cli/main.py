@@ -343,7 +343,8 @@ def train(ctx: click.Context, out: str | None, resume: bool, fold: int | None, f
         given = {k: v for k, v in options.items() if ctx.get_parameter_source(k) != ParameterSource.DEFAULT}
         options = {**saved.to_dict(), **given}
     config = RunConfig(**options)
-    if config.resolved().protocol != "cv" and (fold is not None or folds_file is not None or select is not None):
+    resolved = config.resolved()
+    if resolved.protocol != "cv" and (fold is not None or folds_file is not None or select is not None):
         raise click.UsageError("--fold, --folds-file and --select need --protocol cv")
     space = load_space(select, config.model) if select is not None else None
     saved_plan = saved_selection(out) if resume else None
@@ -375,7 +376,7 @@ def train(ctx: click.Context, out: str | None, resume: bool, fold: int | None, f
             _print_selection(summary, config, time.perf_counter() - tick)
             click.echo(f"run directory: {out}")
             return
-        if config.resolved().protocol == "cv":
+        if resolved.protocol == "cv":
             runs = cross_validate(config, out, folds_file, fold, resume=resume, progress=report,
                                   tensorboard=tensorboard)
         elif config.seeds > 1:
@@ -391,17 +392,17 @@ def train(ctx: click.Context, out: str | None, resume: bool, fold: int | None, f
             _release_if_empty(out)
     if not is_main_process():  # rank 0 of a torchrun job reports
         return
-    if config.resolved().protocol == "cv" or config.seeds > 1:  # each fold or seed was reported as it finished
-        unit = "fold" if config.resolved().protocol == "cv" else "seed"
+    if resolved.protocol == "cv" or config.seeds > 1:  # each fold or seed was reported as it finished
+        unit = "fold" if resolved.protocol == "cv" else "seed"
         summary = json.load(open(os.path.join(out, "summary.json")))
-        click.echo(f"{config.model} on {config.resolved().dataset}, {summary['finished']} of {summary['total']} "
+        click.echo(f"{config.model} on {resolved.dataset}, {summary['finished']} of {summary['total']} "
                    f"{unit}s: test {METRIC_LABELS[runs.metric]} {100 * runs.mean:.2f} +- {100 * runs.std:.2f}, "
                    f"{time.perf_counter() - tick:.1f} s")
         _print_community(summary.get("community"))
     else:
         label = METRIC_LABELS[result.metric]
         click.echo(
-            f"{config.model} on {config.resolved().dataset}: best epoch {result.best_epoch + 1} of "
+            f"{config.model} on {resolved.dataset}: best epoch {result.best_epoch + 1} of "
             f"{result.epochs_run}{' (early stop)' if result.stopped_early else ''}, validation {label} "
             f"{result.val_score:.4f}, test {label} {result.test_score:.4f}, {time.perf_counter() - tick:.1f} s"
         )
@@ -537,7 +538,7 @@ def visualize(checkpoint: str, graphs: tuple[int, ...], level: int | None, out: 
     coarsened graph (edge widths from A') and S as a heat map."""
     from dgl_diffpool.plotting import draw_assignments, figure_format
     from dgl_diffpool.training import load_checkpoint, model_from_checkpoint
-    from dgl_diffpool.training.scoring import run_checkpoints
+    from dgl_diffpool.training.scoring import checkpoint_dataset, run_checkpoints
 
     if out is not None:
         figure_format(out)  # a name matplotlib cannot write stops before the model and data are loaded
@@ -548,29 +549,9 @@ def visualize(checkpoint: str, graphs: tuple[int, ...], level: int | None, out: 
     path = groups[0][1][0]
     payload = load_checkpoint(path)
     model, config = model_from_checkpoint(payload, path)
-    data = _run_data(path, payload, config, dataset, data_dir, mirror)
+    data = checkpoint_dataset(path, payload, config, dataset, data_dir, mirror)
     if out is None:
         out = os.path.join(os.path.dirname(os.path.abspath(path)),
                            "assignments-" + "-".join(str(g) for g in graphs) + ".png")
     draw_assignments(model, data, list(graphs), out, max_level=level)
     click.echo(out)
-
-
-def _run_data(path: str, payload: dict, config: RunConfig, dataset: str | None, data_dir: str | None,
-              mirror: str | None) -> Any:
-    """The dataset ``config`` was trained on (from ``data_dir`` / ``mirror`` where given), checked
-    against ``dataset`` and the checkpoint's data shape."""
-    import dataclasses
-
-    from dgl_diffpool.training.preflight import load_config_dataset
-
-    if dataset is not None and dataset.lower() != config.dataset.lower():
-        raise click.ClickException(f"{path} was trained on {config.dataset}, not {dataset}")
-    config = dataclasses.replace(config, data_dir=data_dir or config.data_dir, mirror=mirror or config.mirror)
-    data = load_config_dataset(config)
-    if data.model_shape() != payload["model_shape"]:
-        raise click.ClickException(
-            f"{path} was trained on {config.dataset} data of shape {payload['model_shape']}, "
-            f"this data is {data.model_shape()}"
-        )
-    return data

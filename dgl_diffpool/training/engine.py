@@ -1,6 +1,7 @@
 """The training loop: early stopping on validation, atomic checkpoints, exact resume."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import time
@@ -22,7 +23,7 @@ from .distributed import barrier, gather_across_ranks, init_from_env, is_main_pr
 from .distributed import rank as dist_rank
 from .distributed import sum_across_ranks, sync_buffers, world_size, wrap_model
 from .metrics import probabilities, score, task_loss
-from .preflight import build_config_model, prepare_run
+from .preflight import build_config_model, prepare_run, resolve_protocol
 from .progress import Progress
 from .rundir import BEST, LAST, SUMMARY_FILE, run_folder, write_json
 
@@ -210,11 +211,14 @@ def train(
     records ``config.resolved()``: absolute data paths, the protocol ``auto`` stood for.
     A loss that is not finite stops the run with a :class:`TrainingError`.
     """
-    config = config.resolved()
     device = resolve_device(init_from_env(config.device))
     seed_everything(config.seed)
     if splits is None:
         data, splits = prepare_run(config, data)
+    recorded = config.resolved()
+    if config.protocol == "auto":  # what the data say: a dataset given in Python may have its own split
+        recorded = dataclasses.replace(recorded, protocol=resolve_protocol(config, data))
+    config = recorded
     model = build_config_model(config, data).to(device)
     with run_folder(run_dir, config, resume):
         last_path = os.path.join(run_dir, LAST)

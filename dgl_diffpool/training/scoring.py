@@ -10,6 +10,7 @@ from typing import Optional
 
 import torch
 
+from ..data import GraphClassificationData
 from ..errors import CheckpointError
 from .checkpoint import load_checkpoint, model_from_checkpoint
 from .config import RunConfig
@@ -79,6 +80,34 @@ def run_checkpoints(path: str, fold: Optional[int] = None) -> list[tuple[str, li
     return groups
 
 
+def checkpoint_dataset(
+    path: str,
+    payload: dict,
+    config: RunConfig,
+    dataset: Optional[str] = None,
+    data_dir: Optional[str] = None,
+    mirror: Optional[str] = None,
+) -> GraphClassificationData:
+    """The dataset the checkpoint at ``path`` was trained on, from ``data_dir`` / ``mirror`` where
+    given (else where the run found it), checked against ``dataset`` and the checkpoint's data shape."""
+    _check_dataset(path, config, dataset)
+    data = load_config_dataset(dataclasses.replace(config, data_dir=data_dir or config.data_dir,
+                                                   mirror=mirror or config.mirror))
+    _check_shape(path, payload, config, data)
+    return data
+
+
+def _check_dataset(path: str, config: RunConfig, dataset: Optional[str]) -> None:
+    if dataset is not None and dataset.lower() != config.dataset.lower():
+        raise CheckpointError(f"{path} was trained on {config.dataset}, not {dataset}")
+
+
+def _check_shape(path: str, payload: dict, config: RunConfig, data: GraphClassificationData) -> None:
+    if data.model_shape() != payload["model_shape"]:
+        raise CheckpointError(f"{path} was trained on {config.dataset} data of shape {payload['model_shape']}, "
+                              f"this data is {data.model_shape()}")
+
+
 def score_checkpoints(
     groups: list[tuple[str, list[str]]],
     split: str = "test",
@@ -88,36 +117,29 @@ def score_checkpoints(
     dataset: Optional[str] = None,
 ) -> tuple[RunConfig, str, list[Scored]]:
     """Score every checkpoint of ``groups`` (see :func:`run_checkpoints`) on the ``split`` of
-    the run that trained it, with the dataset's metric; the data are loaded once (from
-    ``data_dir`` / ``mirror`` where given, else where the run found them). Returns the
-    first checkpoint's configuration, the metric and one :class:`Scored` per group."""
-    dev, data, config, metric, results = resolve_device(device), None, None, "", []
+    the run that trained it, with the dataset's metric; the data are loaded once (see
+    :func:`checkpoint_dataset`). Returns the first checkpoint's configuration, the metric and
+    one :class:`Scored` per group."""
+    dev, data, first, results = resolve_device(device), None, None, []
     for label, paths in groups:
         scores, graphs = [], 0
         for path in paths:
             payload = load_checkpoint(path)
-            model, saved = model_from_checkpoint(payload, path)
-            if dataset is not None and dataset.lower() != saved.dataset.lower():
-                raise CheckpointError(f"{path} was trained on {saved.dataset}, not {dataset}")
-            if data_dir is not None or mirror is not None:
-                saved = dataclasses.replace(saved, data_dir=data_dir or saved.data_dir, mirror=mirror or saved.mirror)
+            model, config = model_from_checkpoint(payload, path)
             if data is None:
-                config, data = saved, load_config_dataset(saved)
-                metric = data.task.metric
-            elif saved.dataset != config.dataset:
-                raise CheckpointError(f"{path} was trained on {saved.dataset}, the others on {config.dataset}")
-            if data.model_shape() != payload["model_shape"]:
-                raise CheckpointError(f"{path} was trained on {saved.dataset} data of shape {payload['model_shape']}, "
-                                      f"this data is {data.model_shape()}")
+                first, data = config, checkpoint_dataset(path, payload, config, dataset, data_dir, mirror)
+            elif config.dataset != first.dataset:
+                raise CheckpointError(f"{path} was trained on {config.dataset}, the others on {first.dataset}")
+            _check_shape(path, payload, config, data)
             if split not in payload["splits"]:  # a model-selection candidate never sees a test split
                 raise CheckpointError(f"{path} has no {split} split (a model-selection candidate); "
                                       f"choose from {', '.join(payload['splits'])}")
             indices = torch.as_tensor(payload["splits"][split], dtype=torch.long)
-            result = evaluate(model.to(dev), data, indices, saved.batch_size, dev, **saved.batching())
-            scores.append(result[metric])
+            result = evaluate(model.to(dev), data, indices, config.batch_size, dev, **config.batching())
+            scores.append(result[data.task.metric])
             graphs = len(indices)
         results.append(Scored(label, scores, graphs))
-    return config, metric, results
+    return first, data.task.metric, results
 
 
-__all__ = ["Scored", "run_checkpoints", "score_checkpoints"]
+__all__ = ["Scored", "checkpoint_dataset", "run_checkpoints", "score_checkpoints"]
