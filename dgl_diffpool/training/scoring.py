@@ -12,6 +12,7 @@ import torch
 
 from ..data import GraphClassificationData
 from ..errors import CheckpointError
+from ..names import canonical_dataset
 from .checkpoint import load_checkpoint, model_from_checkpoint
 from .config import RunConfig
 from .device import resolve_device
@@ -98,7 +99,7 @@ def checkpoint_dataset(
 
 
 def _check_dataset(path: str, config: RunConfig, dataset: Optional[str]) -> None:
-    if dataset is not None and dataset.lower() != config.dataset.lower():
+    if dataset is not None and canonical_dataset(dataset) != canonical_dataset(config.dataset):
         raise CheckpointError(f"{path} was trained on {config.dataset}, not {dataset}")
 
 
