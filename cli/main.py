@@ -72,6 +72,8 @@ TRAIN_OPTIONS: dict[str, list[tuple[str, str, Any, str]]] = {
          "Batch graphs of similar size together (members and order still shuffled each epoch)."),
         ("--max-padded-nodes", "max_padded_nodes", click.IntRange(min=0),
          "Cap graphs x largest graph per batch, the padded size of a dense level (0: no cap)."),
+        ("--loader-workers", "loader_workers", click.IntRange(min=0),
+         "Processes that prepare batches while the model trains (0: the training process itself)."),
         ("--epochs", "epochs", click.IntRange(min=1), "Maximum number of epochs."),
         ("--patience", "patience", click.IntRange(min=1), "Early stopping: epochs without validation gain."),
         ("--clip", "clip", click.FloatRange(0, min_open=True), "Gradient norm clipping threshold."),
@@ -283,14 +285,14 @@ def prep(name: str, data_dir: str, mirror: str | None, features: str, data_seed:
     from dgl_diffpool.data import load_dataset
 
     data = load_dataset(name, data_dir, seed=data_seed, mirror=mirror, features=features)
-    nodes = [g.num_nodes() for g in data.graphs]
+    nodes = data.num_nodes.double()
     target = (f"{data.num_classes} classes" if data.task.kind == "multiclass"
               else f"{data.task.num_outputs} binary target(s)")
     split = "" if data.split is None else ", official split " + " / ".join(
         f"{len(data.split[k])}" for k in ("train", "valid", "test"))
     click.echo(
-        f"{data.name}: {len(data.graphs)} graphs, {target}, {data.num_features} node features, "
-        f"{sum(nodes) / len(nodes):.2f} nodes on average (max {max(nodes)}){split}, cached in {data_dir}"
+        f"{data.name}: {len(data)} graphs, {target}, {data.num_features} node features, "
+        f"{float(nodes.mean()):.2f} nodes on average (max {int(nodes.max())}){split}, cached in {data_dir}"
     )
 
 

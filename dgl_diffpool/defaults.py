@@ -21,3 +21,4 @@ ENTROPY_LOSS = True
 SORT_K = 30  # sage-sort: nodes SortPool keeps
 PATCHY_WIDTH = 32  # patchy-san: receptive fields per graph
 PATCHY_FIELD = 10  # patchy-san: nodes per receptive field
+LOADER_WORKERS = 1  # processes preparing batches beside training (README: loader workers)

@@ -4,6 +4,7 @@ import os
 import re
 
 import pytest
+import torch
 
 README = os.path.join(os.path.dirname(__file__), os.pardir, "README.md")
 BLOCKS = re.findall(r"^```python\n(.*?)^```", open(README, encoding="utf-8").read(), re.S | re.M)
@@ -22,4 +23,6 @@ def test_readme_python_block_runs(index, tmp_path, monkeypatch, capsys):
         summary = json.load(open(tmp_path / "runs" / "from-python" / "summary.json"))
         assert f"'acc': {summary['test_score']}" in capsys.readouterr().out
         graph, label = namespace["data"][0]
-        assert graph is namespace["data"].graphs[0] and int(label) == int(namespace["data"].labels[0])
+        assert int(label) == int(namespace["data"].labels[0])
+        assert graph.num_nodes() == int(namespace["data"].num_nodes[0])
+        assert torch.equal(graph.ndata["feat"], namespace["data"].store.ndata["feat"][:graph.num_nodes()])

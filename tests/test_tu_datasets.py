@@ -388,7 +388,7 @@ def test_any_spelling_of_a_name_loads_the_official_files_into_one_cache(tmp_path
     data = load_dataset("mutag", str(data_dir), mirror=str(mirror))
     assert data.name == "MUTAG" and len(data) == 2 and data.labels.tolist() == [1, 0]
     assert os.listdir(data_dir / "tu") == ["MUTAG"]
-    assert sorted(os.listdir(data_dir / "tu" / "MUTAG")) == ["MUTAG-auto.bin", "MUTAG-info.json"]
+    assert sorted(os.listdir(data_dir / "tu" / "MUTAG")) == ["MUTAG-auto.store", "MUTAG-info.json"]
     monkeypatch.setattr(tu, "read_tu", lambda *a: pytest.fail("another spelling did not find the cache"))
     for spelling in ("MUTAG", "Mutag"):
         again = load_dataset(spelling, str(data_dir), mirror=str(mirror))

@@ -109,10 +109,10 @@ def _tiny_data(gen, with_clusters=True):
         graphs.append(g)
         labels.append(i % 2)
     data = GraphClassificationData("tiny", graphs, torch.tensor(labels))
-    if with_clusters:
-        for g in data.graphs:
-            g.ndata[CLUSTER_KEY] = cluster_hierarchy(g, 0.25, 2)
-            g.ndata[FIELD_KEY], g.ndata[RANK_KEY] = receptive_fields(g, 4)
+    if with_clusters:  # node data of every graph: one tensor over all nodes in the dataset's store
+        per_graph = [(cluster_hierarchy(g, 0.25, 2), *receptive_fields(g, 4)) for g in data.graphs]
+        for key, parts in zip((CLUSTER_KEY, FIELD_KEY, RANK_KEY), zip(*per_graph)):
+            data.store.ndata[key] = torch.cat(parts)
     return data
 
 

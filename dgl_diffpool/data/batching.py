@@ -6,8 +6,15 @@ from typing import Iterator, NamedTuple, Optional
 
 import dgl
 import torch
+from torch.utils.data import DataLoader, Dataset
 
 from .dataset import GraphClassificationData
+from .store import GraphStore, assemble
+
+
+# Starting loader workers costs about 0.1 s per pass (measured: README, loader workers); a pass of
+# fewer batches than this is made in this process, where a batch costs about a millisecond.
+WORKER_MIN_BATCHES = 64
 
 
 class GraphBatch(NamedTuple):
@@ -91,6 +98,7 @@ def iterate_batches(
     bucket: bool = False,
     max_padded_nodes: int = 0,
     shard: tuple[int, int] = (0, 1),
+    workers: int = 0,
 ) -> Iterator[GraphBatch]:
     """Yield the batches of :func:`batch_indices` as :class:`GraphBatch` on ``device``.
 
@@ -98,17 +106,59 @@ def iterate_batches(
     ``r, r + W, ...`` of it are yielded (data-parallel training: all processes draw the
     same batches from the same generator). A shard left empty gets the batch's first
     graph with ``share=0``, so every process still takes part in each step.
+
+    With ``workers > 0`` (and at least :data:`WORKER_MIN_BATCHES` batches) the batches are cut
+    from the dataset's store in that many worker processes (a :class:`torch.utils.data.DataLoader`),
+    so that preparing the next batches overlaps the model's work on this one. The batches are
+    the same: which graphs go together is decided here, from ``generator``, before any worker starts.
     """
+    if workers < 0:
+        raise ValueError(f"workers must be >= 0, got {workers}")
     rank, shards = shard
+    plan, shares = [], []
     for chunk in batch_indices(data.num_nodes, indices, batch_size, generator, bucket, max_padded_nodes):
-        chunk = chunk.tolist()
         share = 1.0
         if shards > 1:
             mine = chunk[rank::shards]
             share = len(mine) * shards / len(chunk)
-            chunk = mine or chunk[:1]
-        graph = dgl.batch([data.graphs[i] for i in chunk]).to(device)
+            chunk = mine if len(mine) else chunk[:1]
+        plan.append(chunk)
+        shares.append(share)
+    if workers and len(plan) >= WORKER_MIN_BATCHES:
+        parts = map(_from_numpy, DataLoader(_BatchParts(data.store, plan), batch_size=None, collate_fn=_as_is,
+                                            num_workers=min(workers, len(plan)), prefetch_factor=4))
+    else:
+        parts = map(data.store.batch_parts, plan)
+    for chunk, share, part in zip(plan, shares, parts):
+        graph = assemble(*part).to(device)
         feat = graph.ndata["feat"]
         feat = feat.float() if feat.is_floating_point() else feat  # integer columns go to embeddings
         edge_feat = graph.edata["feat"] if data.edge_encoder != "none" else None
         yield GraphBatch(graph, feat, data.labels[chunk].to(device), edge_feat, share)
+
+
+class _BatchParts(Dataset):
+    """The tensors of batch ``k`` of a fixed plan (what a loader worker builds)."""
+
+    def __init__(self, store: GraphStore, plan: list[torch.Tensor]) -> None:
+        self.store, self.plan = store, plan
+
+    def __len__(self) -> int:
+        return len(self.plan)
+
+    def __getitem__(self, k: int) -> tuple:
+        # NumPy arrays travel through the worker's pipe in one pickle; tensors would each get a
+        # shared-memory file, which costs more than building a batch of small graphs.
+        return _map_arrays(lambda t: t.numpy(), self.store.batch_parts(self.plan[k]))
+
+
+def _map_arrays(fn, parts: tuple) -> tuple:
+    return tuple({k: fn(v) for k, v in p.items()} if isinstance(p, dict) else fn(p) for p in parts)
+
+
+def _from_numpy(parts: tuple) -> tuple:
+    return _map_arrays(torch.from_numpy, parts)
+
+
+def _as_is(parts: tuple) -> tuple:
+    return parts

@@ -101,7 +101,7 @@ def attach_cluster_hierarchy(data: GraphClassificationData, ratio: float, levels
     Computed once per dataset, ratio and depth and cached in ``cache_dir``.
     """
     path = os.path.join(cache_dir, "clusters", f"{data.name}-graclus-r{ratio:g}-l{levels}.pt")
-    attach_cached_node_data(data.graphs, path, lambda g: {CLUSTER_KEY: cluster_hierarchy(g, ratio, levels)})
+    attach_cached_node_data(data.store, path, lambda g: {CLUSTER_KEY: cluster_hierarchy(g, ratio, levels)})
 
 
 __all__ = ["CLUSTER_KEY", "attach_cluster_hierarchy", "cluster_hierarchy", "cluster_to_target", "graclus_matching"]

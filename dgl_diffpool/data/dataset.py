@@ -4,14 +4,15 @@ from __future__ import annotations
 import operator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Optional
+from typing import Optional, Sequence, Union
 
 import dgl
 import torch
 
 from ..errors import DatasetError
+from .store import GraphSequence, GraphStore
 from .task import Task, multiclass
-from .validation import check_graphs, check_labels
+from .validation import check_graphs, check_labels, check_store
 
 # How raw node / edge features become the first layer's input (see dgl_diffpool.models.encoders).
 NODE_ENCODERS = ("none", "atom")
@@ -34,8 +35,12 @@ class GraphClassificationData:
     name : str
         The dataset's name (the official spelling for the datasets of
         :func:`~dgl_diffpool.data.load_dataset`).
-    graphs : list of dgl.DGLGraph
-        The graphs, each with node features ``ndata["feat"]`` of one width.
+    graphs : list of dgl.DGLGraph or GraphStore
+        The graphs, each with node features ``ndata["feat"]`` of one width. A list is
+        copied into a :class:`~dgl_diffpool.data.store.GraphStore` (flat arrays, what
+        batches are cut from); afterwards ``graphs`` is a read-only sequence of graphs
+        built from the store on access, and ``store`` is the store (set
+        ``store.ndata[key]`` to add node data to every graph).
     labels : torch.Tensor
         One label per graph: class indices :math:`(G,)` (converted to int64) for
         multiclass tasks, a float table :math:`(G, T)` of 0, 1 and NaN for binary ones.
@@ -50,6 +55,10 @@ class GraphClassificationData:
         How a model must embed the raw features: ``"none"`` (float node features used
         as they are, edge features unused) or OGB's ``"atom"`` / ``"bond"`` categorical
         encoders (``ndata["feat"]`` and ``edata["feat"]`` hold integer columns).
+    checked : bool
+        The values of the features and labels were checked when the store was written (a
+        prepared dataset opened again): only their shapes and types are checked, so that
+        opening reads no array.
 
     Raises
     ------
@@ -69,28 +78,37 @@ class GraphClassificationData:
     """
 
     name: str
-    graphs: list[dgl.DGLGraph]
+    graphs: Union[Sequence[dgl.DGLGraph], GraphStore]
     labels: torch.Tensor
     num_classes: int = field(default=0)
     task: Optional[Task] = None
     split: Optional[dict[str, torch.Tensor]] = None
     node_encoder: str = "none"
     edge_encoder: str = "none"
+    checked: bool = False
 
     def __post_init__(self) -> None:
         if self.task is None or self.task.kind == "multiclass":
             self.labels = torch.as_tensor(self.labels).long().reshape(-1)
-        check_graphs(self.name, self.graphs, integer_features=self.node_encoder != "none")
+        integer_features = self.node_encoder != "none"
+        if isinstance(self.graphs, GraphSequence):  # another dataset's graphs: share its store
+            self.graphs = self.graphs.store
+        if not isinstance(self.graphs, GraphStore):
+            check_graphs(self.name, self.graphs)  # what batching them needs, with errors that name the graph
+            self.graphs = GraphStore.from_graphs(self.graphs)
+        self.store = self.graphs
+        self.graphs: GraphSequence = self.store.graphs()
+        check_store(self.name, self.store, integer_features=integer_features, values=not self.checked)
         if self.task is None:
             seen = int(self.labels.max()) + 1 if self.labels.numel() else 0
             if self.num_classes == 0:
                 self.num_classes = seen
             self.task = multiclass(self.num_classes)
         self.num_classes = self.task.num_outputs
-        check_labels(self.name, self.labels, len(self.graphs), self.task)
+        check_labels(self.name, self.labels, len(self.graphs), self.task, values=not self.checked)
         if self.node_encoder not in NODE_ENCODERS or self.edge_encoder not in EDGE_ENCODERS:
             raise DatasetError(f"dataset {self.name}: unknown encoders {self.node_encoder!r} / {self.edge_encoder!r}")
-        if self.edge_encoder != "none" and "feat" not in self.graphs[0].edata:
+        if self.edge_encoder != "none" and "feat" not in self.store.edata:
             raise DatasetError(f"dataset {self.name}: edge encoder {self.edge_encoder} but no edge features 'feat'")
 
     def __len__(self) -> int:
@@ -111,16 +129,16 @@ class GraphClassificationData:
             raise TypeError(f"dataset {self.name}: graph indices must be integers, not {what}") from None
         if not -len(self.graphs) <= i < len(self.graphs):
             raise IndexError(f"dataset {self.name}: graph index {i} out of range for {len(self.graphs)} graphs")
-        return self.graphs[i], self.labels[i]
+        return self.store.graph(i % len(self.graphs)), self.labels[i]
 
     @property
     def num_features(self) -> int:
-        return int(self.graphs[0].ndata["feat"].shape[1])
+        return int(self.store.ndata["feat"].shape[1])
 
     @cached_property
     def num_nodes(self) -> torch.Tensor:
         """Node count of every graph, shape :math:`(G,)`."""
-        return torch.tensor([g.num_nodes() for g in self.graphs])
+        return self.store.num_nodes
 
     @property
     def max_num_nodes(self) -> int:
@@ -129,9 +147,8 @@ class GraphClassificationData:
     @cached_property
     def num_edge_labels(self) -> int:
         """Number of TU edge label values (``edata["edge_label"]``), 0 if the graphs have none."""
-        if not self.graphs or "edge_label" not in self.graphs[0].edata:
-            return 0
-        return max((int(g.edata["edge_label"].max()) + 1 for g in self.graphs if g.num_edges()), default=0)
+        labels = self.store.edata.get("edge_label")
+        return int(labels.max()) + 1 if labels is not None and labels.numel() else 0
 
     def model_shape(self) -> dict:
         """What a model built for these data depends on (stored in checkpoints)."""

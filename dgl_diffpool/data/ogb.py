@@ -1,38 +1,46 @@
-"""OGB graph property prediction datasets through ``ogb.graphproppred``.
+"""OGB graph property prediction datasets, read from ogb's raw layout into a graph store.
 
 The raw folder (``ogbg_NAME/`` with ``raw/``, ``split/``, ``mapping/`` and
 ``RELEASE_v1.txt``, as ``ogb`` lays it out) is put into ``data_dir/ogb`` first,
-copied from an offline mirror or downloaded from the official URL, and only then
-handed to :class:`ogb.graphproppred.DglGraphPropPredDataset`, which processes it
-in place and caches the result there. ``ogb`` is never allowed to download or to
-ask a question on standard input itself.
+copied from an offline mirror or downloaded from the official URL. Its CSV files are
+then read here, a million rows at a time, into a :class:`~dgl_diffpool.data.store.GraphStore`
+with the same graphs as ``ogb``'s ``DglGraphPropPredDataset`` gives (tested); that
+class would hold one ``DGLGraph`` per graph, several GB for ogbg-molpcba. ``ogb``
+itself supplies the datasets' descriptions (``master.csv``) and the evaluators.
 """
 from __future__ import annotations
 
-import contextlib
-import io
+import csv
+import gzip
+import importlib.util
 import os
 import shutil
 import tempfile
 import urllib.request
-import warnings
 import zipfile
-from typing import Optional
+import zlib
+from typing import Iterator, Optional
 
+import numpy as np
 import torch
 
 from ..errors import DatasetError
 from .dataset import GraphClassificationData
+from .store import GraphStore, open_store, save_store, smallest_int_dtype
 from .task import Task
 
 
 
 def _meta(name: str) -> dict:
-    import pandas as pd
-    from ogb import graphproppred
-
-    master = os.path.join(os.path.dirname(graphproppred.__file__), "master.csv")
-    return pd.read_csv(master, index_col=0, keep_default_na=False)[name].to_dict()
+    """ogb's description of ``name`` (its ``master.csv``), read without importing ogb (and PyG with it)."""
+    spec = importlib.util.find_spec("ogb")
+    if spec is None or not spec.submodule_search_locations:
+        raise DatasetError("OGB datasets need the ogb package (pip install ogb)")
+    master = os.path.join(spec.submodule_search_locations[0], "graphproppred", "master.csv")
+    with open(master, newline="") as fh:
+        rows = {row[0]: row[1:] for row in csv.reader(fh)}
+    column = rows[""].index(name)
+    return {key: values[column] for key, values in rows.items() if key}
 
 
 def folder_name(name: str) -> str:
@@ -84,35 +92,104 @@ def download_ogb_folder(name: str, dest: str, meta: dict) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _ogb_dataset(name: str, root: str):
-    """``DglGraphPropPredDataset`` with standard input closed, so that a prompt fails instead of hanging."""
-    from ogb.graphproppred import DglGraphPropPredDataset
+# Values of a raw CSV file parsed at a time: memory follows the arrays, not the text (pandas
+# holds several copies of a piece while parsing it).
+CSV_VALUES = 1 << 22
 
+
+def _csv(path: str) -> Iterator[np.ndarray]:
+    """The rows of ``path`` (a gzipped CSV without a header, as ogb writes them), piece by piece."""
+    import pandas as pd
+
+    if not os.path.exists(path):
+        raise DatasetError(f"{path} is missing")
     try:
-        with contextlib.redirect_stdout(io.StringIO()), _no_stdin(), warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # ogb's own non-writable-array notice
-            return DglGraphPropPredDataset(name, root=root)
-    except EOFError:
-        raise DatasetError(
-            f"ogb asked a question about {os.path.join(root, folder_name(name))} (its release file is missing "
-            "or outdated); delete that folder to prepare it again"
-        ) from None
+        with gzip.open(path, "rt") as fh:
+            columns = fh.readline().count(",") + 1
+        with pd.read_csv(path, compression="gzip", header=None, chunksize=max(1, CSV_VALUES // columns)) as reader:
+            for frame in reader:
+                yield frame.to_numpy()
+    except (OSError, ValueError, EOFError, zlib.error, pd.errors.ParserError) as exc:
+        raise DatasetError(f"cannot read {path} ({exc})") from None
 
 
-@contextlib.contextmanager
-def _no_stdin():
-    import sys
+def _column(path: str) -> np.ndarray:
+    parts = [rows[:, 0] for rows in _csv(path)]
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
-    saved = sys.stdin
-    sys.stdin = io.StringIO()
-    try:
-        yield
-    finally:
-        sys.stdin = saved
+
+def _table(path: str, rows: int) -> np.ndarray:
+    """A whole feature file: integers in the narrowest type that holds them, else float32."""
+    parts = []
+    for part in _csv(path):
+        parts.append(part.astype(smallest_int_dtype(part)) if part.dtype.kind in "iu" else part.astype(np.float32))
+    table = np.concatenate(parts) if parts else np.empty((0, 1), dtype=np.float32)
+    if len(table) != rows:
+        raise DatasetError(f"{path}: {len(table)} rows, expected {rows}")
+    return table
+
+
+def read_ogb_raw(folder: str, meta: dict, edge_features: bool = True
+                 ) -> tuple[GraphStore, np.ndarray, dict[str, torch.Tensor]]:
+    """The graphs, float32 label table and split of an OGB graph-property folder in ogb's raw layout.
+
+    The same graphs as ``ogb``'s ``DglGraphPropPredDataset`` (edges in the same order, the
+    inverse of every edge right after it where the dataset adds them), read into flat
+    arrays a million rows at a time instead of one ``DGLGraph`` per graph.
+    """
+    raw = os.path.join(folder, "raw")
+    nodes = _column(os.path.join(raw, "num-node-list.csv.gz")).astype(np.int64)
+    edges = _column(os.path.join(raw, "num-edge-list.csv.gz")).astype(np.int64)
+    if len(nodes) != len(edges):
+        raise DatasetError(f"{raw}: {len(nodes)} node counts but {len(edges)} edge counts")
+    node_offsets, edge_offsets = np.zeros(len(nodes) + 1, np.int64), np.zeros(len(nodes) + 1, np.int64)
+    np.cumsum(nodes, out=node_offsets[1:])
+    np.cumsum(edges, out=edge_offsets[1:])
+
+    path, sources, targets, row = os.path.join(raw, "edge.csv.gz"), [], [], 0
+    for part in _csv(path):
+        graph = np.searchsorted(edge_offsets, np.arange(row, row + len(part)), side="right") - 1
+        size = nodes[np.minimum(graph, len(nodes) - 1), None]  # ids are numbered within their graph
+        bad = np.flatnonzero((graph >= len(nodes)) | (part < 0).any(1) | (part >= size).any(1))
+        if bad.size:
+            raise DatasetError(f"{path} line {row + int(bad[0]) + 1}: node id outside its graph (or more edges than "
+                               "num-edge-list.csv.gz counts)")
+        sources.append(part[:, 0].astype(np.int32))
+        targets.append(part[:, 1].astype(np.int32))
+        row += len(part)
+    if row != edge_offsets[-1]:
+        raise DatasetError(f"{path}: {row} edges, num-edge-list.csv.gz counts {int(edge_offsets[-1])}")
+    src = np.concatenate(sources) if sources else np.empty(0, np.int32)
+    del sources
+    dst = np.concatenate(targets) if targets else np.empty(0, np.int32)
+    del targets
+
+    ndata, edata = {}, {}
+    if meta["has_node_attr"] == "True":
+        ndata["feat"] = torch.from_numpy(_table(os.path.join(raw, "node-feat.csv.gz"), int(node_offsets[-1])))
+    if edge_features and meta["has_edge_attr"] == "True":
+        edata["feat"] = _table(os.path.join(raw, "edge-feat.csv.gz"), len(src))
+    if meta["add_inverse_edge"] == "True":  # as ogb: every edge, then its inverse
+        src, dst = np.stack([src, dst], 1).reshape(-1), np.stack([dst, src], 1).reshape(-1)
+        edata = {k: np.repeat(v, 2, axis=0) for k, v in edata.items()}
+        edge_offsets = edge_offsets * 2
+    store = GraphStore(torch.from_numpy(node_offsets), torch.from_numpy(edge_offsets), torch.from_numpy(src),
+                       torch.from_numpy(dst), ndata, {k: torch.from_numpy(v) for k, v in edata.items()},
+                       check_endpoints=False)  # checked as edge.csv.gz was read
+
+    # float32 at once (pandas reads float64): a missing label is NaN, class ids are small integers
+    labels = np.concatenate([part.astype(np.float32) for part in _csv(os.path.join(raw, "graph-label.csv.gz"))])
+    if len(labels) != len(nodes):
+        raise DatasetError(f"{raw}: {len(labels)} graph labels for {len(nodes)} graphs")
+    split_dir = os.path.join(folder, "split", meta["split"])
+    split = {part: torch.from_numpy(_column(os.path.join(split_dir, f"{part}.csv.gz")).astype(np.int64))
+             for part in ("train", "valid", "test")}
+    return store, labels, split
 
 
 def load_ogb(name: str, data_dir: str, mirror: Optional[str] = None) -> GraphClassificationData:
-    """The OGB dataset ``name`` with its official split, prepared once into ``data_dir/ogb``.
+    """The OGB dataset ``name`` with its official split, prepared once into ``data_dir/ogb``
+    (a :mod:`~dgl_diffpool.data.store` folder ``ogbg_NAME/processed/dgl-diffpool.store``).
 
     Molecule datasets keep ``ogb``'s integer atom and bond features
     (``node_encoder="atom"``, ``edge_encoder="bond"``: a model embeds them with
@@ -124,6 +201,13 @@ def load_ogb(name: str, data_dir: str, mirror: Optional[str] = None) -> GraphCla
     root = os.path.join(data_dir, "ogb")
     os.makedirs(root, exist_ok=True)
     folder = os.path.join(root, folder_name(name))
+    cache = os.path.join(folder, "processed", "dgl-diffpool.store")
+    multiclass = meta["task type"] == "multiclass classification"
+    stored = open_store(cache)
+    if stored is not None:
+        store, arrays, _ = stored
+        split = {k: arrays[f"split_{k}"] for k in ("train", "valid", "test")}
+        return _dataset(name, meta, store, arrays["labels"], split, checked=True)
     if not os.path.isdir(folder):
         if mirror is not None:
             source = os.path.join(mirror, "ogb", folder_name(name))
@@ -133,15 +217,23 @@ def load_ogb(name: str, data_dir: str, mirror: Optional[str] = None) -> GraphCla
         else:
             download_ogb_folder(name, folder, meta)
     _check_raw_folder(folder, meta)
-    ds = _ogb_dataset(name, root)
-    split = {k: torch.as_tensor(v, dtype=torch.long) for k, v in ds.get_idx_split().items()}
-    graphs, labels = ds.graphs, ds.labels
-    metric = meta["eval metric"]
+    # Multiclass (ogbg-ppa) models use no edge features: its 7 float columns per edge are not read.
+    store, labels, split = read_ogb_raw(folder, meta, edge_features=not multiclass)
+    if multiclass:
+        store.ndata["feat"] = torch.ones(store.total_nodes, 1)
+        labels = labels.reshape(-1).astype(np.int64)
+    else:
+        labels = labels.reshape(len(labels), -1)
+    data = _dataset(name, meta, store, torch.from_numpy(labels), split, checked=False)  # checked before written
+    save_store(cache, store, {"labels": data.labels, **{f"split_{k}": v for k, v in split.items()}}, {"name": name})
+    return data
+
+
+def _dataset(name: str, meta: dict, store: GraphStore, labels: torch.Tensor, split: dict[str, torch.Tensor],
+             checked: bool) -> GraphClassificationData:
     if meta["task type"] == "multiclass classification":
-        for g in graphs:
-            g.ndata["feat"] = torch.ones(g.num_nodes(), 1)
         task = Task("multiclass", int(meta["num classes"]), "acc")
-        return GraphClassificationData(name, graphs, labels.reshape(-1).long(), task=task, split=split)
-    task = Task("binary", int(meta["num tasks"]), metric, ogb_name=name)
-    return GraphClassificationData(name, graphs, labels.float().reshape(len(graphs), -1), task=task, split=split,
-                                   node_encoder="atom", edge_encoder="bond")
+        return GraphClassificationData(name, store, labels, task=task, split=split, checked=checked)
+    task = Task("binary", int(meta["num tasks"]), meta["eval metric"], ogb_name=name)
+    return GraphClassificationData(name, store, labels, task=task, split=split, node_encoder="atom",
+                                   edge_encoder="bond", checked=checked)

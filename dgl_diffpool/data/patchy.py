@@ -51,7 +51,7 @@ def receptive_fields(graph: dgl.DGLGraph, k: int, seed: int = 0) -> tuple[torch.
 def attach_receptive_fields(data: GraphClassificationData, k: int, cache_dir: str) -> None:
     """Store :func:`receptive_fields` of every graph in ``ndata`` (computed once, cached in ``cache_dir``)."""
     path = os.path.join(cache_dir, "patchy", f"{data.name}-k{k}.pt")
-    attach_cached_node_data(data.graphs, path, lambda g: dict(zip((FIELD_KEY, RANK_KEY), receptive_fields(g, k))))
+    attach_cached_node_data(data.store, path, lambda g: dict(zip((FIELD_KEY, RANK_KEY), receptive_fields(g, k))))
 
 
 __all__ = ["FIELD_KEY", "RANK_KEY", "attach_receptive_fields", "receptive_fields"]

@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import dgl
 import torch
 
 from ..errors import DatasetError
+
+if TYPE_CHECKING:
+    from .store import GraphStore
 
 
 def atomic_save_graphs(path: str, graphs: list[dgl.DGLGraph], tensors: dict[str, torch.Tensor]) -> None:
@@ -62,11 +65,11 @@ def atomic_write_text(path: str, text: str) -> None:
 
 
 def attach_cached_node_data(
-    graphs: list[dgl.DGLGraph], path: str, compute: Callable[[dgl.DGLGraph], dict[str, torch.Tensor]]
+    store: "GraphStore", path: str, compute: Callable[[dgl.DGLGraph], dict[str, torch.Tensor]]
 ) -> None:
-    """Set ``ndata`` of every graph from ``compute(graph)`` (``{key: (n, ...) tensor}``), computed
-    once and cached in ``path``; a cache of other graphs or an unreadable one is rebuilt."""
-    sizes = [g.num_nodes() for g in graphs]
+    """Set ``store.ndata`` from ``compute(graph)`` (``{key: (n, ...) tensor}``) of every graph,
+    computed once and cached in ``path``; a cache of other graphs or an unreadable one is rebuilt."""
+    sizes = store.num_nodes.tolist()
     cached = None
     if os.path.exists(path):
         try:
@@ -74,10 +77,8 @@ def attach_cached_node_data(
         except Exception:  # a cache, not data: rebuild it
             cached = None
     if not isinstance(cached, dict) or cached.get("sizes") != sizes or "data" not in cached:
-        per_graph = [compute(g) for g in graphs]
+        per_graph = [compute(g) for g in store.graphs()]
         keys = list(per_graph[0]) if per_graph else []
         cached = {"sizes": sizes, "data": {k: torch.cat([d[k] for d in per_graph]) for k in keys}}
         atomic_torch_save(path, cached)
-    for key, values in cached["data"].items():
-        for g, part in zip(graphs, torch.split(values, sizes)):
-            g.ndata[key] = part
+    store.ndata.update(cached["data"])

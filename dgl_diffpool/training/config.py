@@ -12,7 +12,7 @@ from ..errors import ConfigError
 from ..names import DEFAULT_DATASET, CONV_TYPES, MODELS, PROTOCOLS, READOUTS, canonical_dataset, resolved_protocol
 
 # Options a resumed run may change: where it runs, where data live, how long it may go on.
-RESUMABLE_FIELDS = ("device", "data_dir", "mirror", "epochs")
+RESUMABLE_FIELDS = ("device", "data_dir", "mirror", "epochs", "loader_workers")
 
 
 @dataclass
@@ -54,6 +54,7 @@ class RunConfig:
     batch_size: int = 20
     bucket: bool = True
     max_padded_nodes: int = 4000
+    loader_workers: int = defaults.LOADER_WORKERS
     epochs: int = 60
     patience: int = 20
     clip: float = 2.0
@@ -86,6 +87,7 @@ class RunConfig:
             (0 < self.lr < math.inf, f"learning rate must be a finite number > 0, got {self.lr}"),
             (0 <= self.weight_decay < math.inf, f"weight decay must be a finite number >= 0, got {self.weight_decay}"),
             (self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}"),
+            (self.loader_workers >= 0, f"loader workers must be >= 0, got {self.loader_workers}"),
             (self.max_padded_nodes >= 0, f"max padded nodes must be >= 0 (0: no cap), got {self.max_padded_nodes}"),
             (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
             (self.patience >= 1, f"patience must be >= 1, got {self.patience}"),
@@ -143,8 +145,8 @@ class RunConfig:
         ]
 
     def batching(self) -> dict[str, Any]:
-        """Keyword arguments of :func:`~dgl_diffpool.training.run_epoch` that shape batches."""
-        return dict(bucket=self.bucket, max_padded_nodes=self.max_padded_nodes)
+        """Keyword arguments of :func:`~dgl_diffpool.training.run_epoch` that say how batches are made."""
+        return dict(bucket=self.bucket, max_padded_nodes=self.max_padded_nodes, workers=self.loader_workers)
 
     def model_kwargs(self) -> dict[str, Any]:
         return dict(

@@ -65,6 +65,7 @@ def run_epoch(
     bucket: bool = False,
     max_padded_nodes: int = 0,
     distributed: bool = False,
+    workers: int = 0,
 ) -> dict[str, float]:
     """One pass over ``indices``: trains if an ``optimizer`` is given, else evaluates.
 
@@ -72,6 +73,7 @@ def run_epoch(
     (``bucket``, ``max_padded_nodes``), shuffled by ``generator`` if given.
     With ``distributed`` (a DistributedDataParallel ``model``) each process takes
     its shard of every batch and the returned numbers cover all processes' graphs.
+    ``workers`` processes prepare the batches beside training (0: this process).
 
     A loss that is not finite raises :class:`~dgl_diffpool.errors.TrainingError`.
 
@@ -86,7 +88,8 @@ def run_epoch(
     all_logits, all_labels = [], []
     shard = (dist_rank(), world_size()) if distributed else (0, 1)
     with torch.set_grad_enabled(training):
-        for batch in iterate_batches(data, indices, batch_size, generator, device, bucket, max_padded_nodes, shard):
+        for batch in iterate_batches(data, indices, batch_size, generator, device, bucket, max_padded_nodes, shard,
+                                     workers):
             out = model(batch.graph, batch.feat, edge_feat=batch.edge_feat)
             ce = task_loss(data.task, out.logits, batch.labels)
             loss = ce + out.aux_loss
@@ -131,13 +134,15 @@ def evaluate(
     device: torch.device,
     bucket: bool = False,
     max_padded_nodes: int = 0,
+    workers: int = 0,
 ) -> dict[str, float]:
     """Loss and metric of ``model`` on the graphs at ``indices`` (eval mode, no gradients).
 
     In eval mode each graph's output does not depend on its batch, so the metric, the
     cross-entropy and the link loss do not depend on the batching either (the entropy
     loss, a mean over each batch's nodes, does slightly)."""
-    return run_epoch(model, data, indices, batch_size, device, bucket=bucket, max_padded_nodes=max_padded_nodes)
+    return run_epoch(model, data, indices, batch_size, device, bucket=bucket, max_padded_nodes=max_padded_nodes,
+                     workers=workers)
 
 
 @torch.no_grad()
@@ -155,6 +160,13 @@ def predict(
     outputs = [model(b.graph, b.feat, edge_feat=b.edge_feat).logits.cpu()
                for b in iterate_batches(data, indices, batch_size, None, device, max_padded_nodes=max_padded_nodes)]
     return probabilities(data.task, torch.cat(outputs))
+
+
+def make_optimizer(model: nn.Module, config: RunConfig) -> torch.optim.Optimizer:
+    """Adam with the run's learning rate and weight decay."""
+    # foreach: multi-tensor kernels instead of a Python loop over the parameters (not the default on
+    # CPU; the same numbers; 100 molhiv steps took 6-10% less time)
+    return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True)
 
 
 TENSORBOARD_DIR = "tensorboard"
@@ -245,7 +257,7 @@ def _fit(
     split_lists = {k: v.tolist() for k, v in splits.items()}
     shape = data.model_shape()
     metric = data.task.metric
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = make_optimizer(model, config)
     trained = wrap_model(model, device)  # DistributedDataParallel under torchrun, else the model itself
     history: list[dict[str, Any]] = []
     best = dict(epoch=-1, val_score=-float("inf"), val_loss=float("inf"))
