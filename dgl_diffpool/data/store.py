@@ -80,7 +80,7 @@ class GraphStore:
     def _check_endpoints(self, chunk: int = 1 << 20) -> None:
         for start in range(0, self.total_edges, chunk):
             edges = torch.arange(start, min(start + chunk, self.total_edges))
-            size = self.num_nodes[torch.searchsorted(self.edge_offsets, edges, right=True) - 1]
+            size = self.num_nodes[self._graph_of(edges)]
             for ends in (self.src[edges], self.dst[edges]):
                 bad = torch.nonzero((ends < 0) | (ends >= size))
                 if len(bad):
@@ -127,9 +127,13 @@ class GraphStore:
         degrees = torch.zeros(self.total_nodes, dtype=torch.long)
         for start in range(0, self.total_edges, chunk):
             edges = torch.arange(start, min(start + chunk, self.total_edges))
-            graph = torch.searchsorted(self.edge_offsets, edges, right=True) - 1
-            degrees.index_add_(0, self.dst[edges].long() + self.node_offsets[graph], torch.ones_like(edges))
+            degrees.index_add_(0, self.dst[edges].long() + self.node_offsets[self._graph_of(edges)],
+                               torch.ones_like(edges))
         return degrees
+
+    def _graph_of(self, edges: torch.Tensor) -> torch.Tensor:
+        """The graph of each edge id in ``edges``."""
+        return torch.searchsorted(self.edge_offsets, edges, right=True) - 1
 
     # --------------------------------------------------------------- building
     @classmethod
@@ -305,11 +309,17 @@ def _publish(tmp: str, path: str) -> None:
 
 def _format(path: str) -> Optional[int]:
     try:
-        with open(os.path.join(path, _META)) as fh:
-            meta = json.load(fh)
-        return meta.get("format") if isinstance(meta, dict) else None
+        return _read_meta(path).get("format")
     except (OSError, ValueError):
         return None
+
+
+def _read_meta(path: str) -> dict:
+    with open(os.path.join(path, _META)) as fh:
+        meta = json.load(fh)
+    if not isinstance(meta, dict):
+        raise ValueError(f"{_META} is not an object")
+    return meta
 
 
 def open_store(path: str) -> Optional[tuple[GraphStore, dict[str, torch.Tensor], dict]]:
@@ -322,9 +332,8 @@ def open_store(path: str) -> Optional[tuple[GraphStore, dict[str, torch.Tensor],
     if not os.path.isfile(meta_path):
         return None
     try:
-        with open(meta_path) as fh:
-            meta = json.load(fh)
-        if not isinstance(meta, dict) or meta.get("format") != STORE_FORMAT:
+        meta = _read_meta(path)
+        if meta.get("format") != STORE_FORMAT:
             return None
         tensors = {key: _map(os.path.join(path, key + ".npy")) for key in meta["files"]}
         store = GraphStore(  # its endpoints were checked before it was written: not read again here
