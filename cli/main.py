@@ -89,7 +89,9 @@ TRAIN_OPTIONS: dict[str, list[tuple[str, str, Any, str]]] = {
         ("--test-fraction", "test_fraction", click.FloatRange(0, 1, min_open=True, max_open=True),
          "Stratified test fraction (holdout protocol)."),
         ("--seed", "seed", int, "Seed of data generation, splits, initialisation and shuffling."),
-        ("--seeds", "seeds", click.IntRange(min=1), "Repeat a holdout / official run with seeds SEED, SEED+1, ..."),
+        ("--seeds", "seeds", click.IntRange(min=1),
+         "Repeat the run with seeds SEED, SEED+1, ... (with --protocol cv: the whole cross-validation, "
+         "selection included, each seed drawing its own folds unless --folds-file)."),
     ],
 }
 
@@ -244,6 +246,18 @@ def _print_selection(summary: dict[str, Any], config: RunConfig, seconds: float)
                f"{100 * summary['single_run_std']:.2f}{ensemble}), {seconds:.0f} s")
 
 
+def _print_seeds(summary: dict[str, Any], seconds: float) -> None:
+    label = METRIC_LABELS[summary["metric"]]
+    what = "cross-validations with selection" if summary["selection"] else "cross-validations"
+    means = ", ".join(f"{100 * row['test_score_mean']:.2f}" for row in summary["per_seed"])
+    extra = "".join(f"; {name}, mean over seeds: {100 * summary[key]:.2f}"
+                    for key, name in (("single_run_mean", "one final run"), ("ensemble_mean", "ensemble"))
+                    if key in summary)
+    click.echo(f"{summary['model']} on {summary['dataset']}, {summary['finished']} {summary['folds']}-fold {what}: "
+               f"test {label} {100 * summary['test_score_mean']:.2f} +- {100 * summary['test_score_std']:.2f} over "
+               f"seeds (their means {means}; spread {100 * summary['spread']:.2f}){extra}, {seconds:.0f} s")
+
+
 def _new_run_dir(config: RunConfig) -> str:
     """``runs/DATASET-MODEL-TIME``, with ``-2``, ``-3``, ... if another run took that name in the
     same second; created empty here (exclusively) so that no other process gets it."""
@@ -330,7 +344,7 @@ def train(ctx: click.Context, out: str | None, resume: bool, fold: int | None, f
     train one model data-parallel: each takes its share of every batch, gradients are averaged,
     rank 0 writes the run directory and prints."""
     from dgl_diffpool.plotting import plot_run
-    from dgl_diffpool.training import cross_validate, repeat_seeds, train as train_run
+    from dgl_diffpool.training import Assessment, cross_validate, repeat_assessment, repeat_seeds, train as train_run
     from dgl_diffpool.training.distributed import is_main_process, launched_by_torchrun
     from dgl_diffpool.training.rundir import holds_run, saved_config
     from dgl_diffpool.training.selection import saved_selection, select_and_assess
@@ -362,6 +376,9 @@ def train(ctx: click.Context, out: str | None, resume: bool, fold: int | None, f
         _check_selection_options(ctx)
     if space is not None and fold is not None:
         raise click.UsageError("a selection runs every fold (its trainings spread over --jobs); drop --fold")
+    repeated_cv = resolved.protocol == "cv" and config.seeds > 1
+    if repeated_cv and fold is not None:
+        raise click.UsageError("--fold runs one fold of one cross-validation; drop --seeds or --fold")
     if space is not None and launched_by_torchrun():
         raise click.UsageError("a selection spreads whole trainings over --jobs workers; run it without torchrun")
     reserved = out is None
@@ -372,6 +389,13 @@ def train(ctx: click.Context, out: str | None, resume: bool, fold: int | None, f
     report = _progress(progress, log_every)
     tick = time.perf_counter()
     try:
+        if repeated_cv:
+            assessment = Assessment(space, final_runs, jobs, storage, prune, folds_file)
+            summary = repeat_assessment(config, out, assessment, resume=resume, progress=report, echo=click.echo,
+                                        tensorboard=tensorboard)
+            _print_seeds(summary, time.perf_counter() - tick)
+            click.echo(f"run directory: {out}")
+            return
         if space is not None:
             summary = select_and_assess(config, space, out, final_runs, jobs, storage, folds_file, resume=resume,
                                         progress=report if jobs == 1 else False, echo=click.echo, prune=prune)

@@ -1,4 +1,5 @@
 """Stratified k-fold cross-validation: folds, inner validation split, resume."""
+import dataclasses
 import json
 import os
 
@@ -88,3 +89,41 @@ def test_the_test_fold_is_never_seen_before_it_is_scored(tmp_path, data_dir):
         row = kernel_cross_validate(gram, labels, small_folds, 0.1, 0)["per_fold"][i]
         assert (row["C"], row["val_score"]) == (reference[i]["C"], reference[i]["val_score"])
         assert row["test_score"] != reference[i]["test_score"]
+
+
+def test_a_whole_cross_validation_repeated_over_seeds(tmp_path, data_dir, monkeypatch):
+    from dgl_diffpool.errors import CheckpointError
+    from dgl_diffpool.plotting.curves import find_runs
+    from dgl_diffpool.training import Assessment, repeat_assessment
+    from dgl_diffpool.training.scoring import run_checkpoints
+
+    config = RunConfig(data_dir=data_dir, protocol="cv", folds=2, epochs=1, hidden=8, mlp_hidden=8, batch_size=64,
+                       seed=4, seeds=2)
+    run = str(tmp_path / "seeds")
+    summary = repeat_assessment(config, run)
+    seeds = [json.load(open(os.path.join(run, f"seed-{s}", "summary.json"))) for s in (4, 5)]
+    means = [s["test_score_mean"] for s in seeds]
+    assert [r["seed"] for r in summary["per_seed"]] == [4, 5]
+    assert [r["test_score_mean"] for r in summary["per_seed"]] == means
+    assert summary["test_score_mean"] == pytest.approx(sum(means) / 2)
+    assert summary["test_score_std"] == pytest.approx(abs(means[0] - means[1]) / 2)
+    assert summary["spread"] == pytest.approx(abs(means[0] - means[1]))
+    assert json.load(open(os.path.join(run, "summary.json"))) == summary
+    for s in (4, 5):  # each seed is a whole cross-validation of its own seed, on folds of its own
+        assert json.load(open(os.path.join(run, f"seed-{s}", "config.json")))["seed"] == s
+    folds = [json.load(open(os.path.join(run, f"seed-{s}", "folds.json")))["folds"] for s in (4, 5)]
+    assert folds[0] != folds[1]
+    alone = cv.cross_validate(dataclasses.replace(config, seed=5, seeds=1), str(tmp_path / "alone"))
+    assert alone.test_scores == [r["test_score"] for r in seeds[1]["per_fold"]]  # a seed is the run of that seed
+    assert set(find_runs(run)) == {f"seed-{s}/fold-{i}" for s in (4, 5) for i in (0, 1)}
+    with pytest.raises(CheckpointError, match="repeats a cross-validation over seeds: give one seed's run"):
+        run_checkpoints(run)
+
+    # Finished seeds are kept on resume; folds given by a file are every seed's folds.
+    monkeypatch.setattr(cv, "train", lambda *a, **k: pytest.fail("a finished fold was retrained"))
+    assert repeat_assessment(config, run, resume=True) == summary
+    monkeypatch.undo()
+    fixed = str(tmp_path / "fixed")
+    given = os.path.join(run, "seed-4", "folds.json")
+    repeat_assessment(config, fixed, Assessment(folds_file=given))
+    assert [json.load(open(os.path.join(fixed, f"seed-{s}", "folds.json")))["folds"] for s in (4, 5)] == [folds[0]] * 2

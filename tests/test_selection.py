@@ -336,3 +336,37 @@ def test_a_selection_and_a_plain_cross_validation_never_share_a_folder(tmp_path,
     assert result.exit_code == 1 and "holds a selection with another search space" in result.output
     result = runner.invoke(cli, ["train", "--out", chosen, "--resume", "--no-progress"])  # the saved space
     assert result.exit_code == 0 and "2 folds with selection" in result.output, result.output
+
+
+def test_a_selection_repeated_over_seeds_resumes_as_a_selection(tmp_path, data_dir):
+    import shutil
+
+    out, path = str(tmp_path / "seeds"), _space_file(tmp_path)
+    args = ["train", "--data-dir", data_dir, *ARGS[:-2], "--epochs", "1", "--final-runs", "1", "--seeds", "2",
+            "--out", out]
+    first = CliRunner().invoke(cli, [*args, "--select", path])
+    assert first.exit_code == 0, first.output
+    assert "diffpool on synthetic, 2 2-fold cross-validations with selection: test accuracy" in first.output
+    summary = json.load(open(os.path.join(out, "summary.json")))
+    assert summary["selection"] and [r["seed"] for r in summary["per_seed"]] == [0, 1]
+    for row in summary["per_seed"]:
+        seed = json.load(open(os.path.join(out, f"seed-{row['seed']}", "summary.json")))
+        assert row["test_score_mean"] == seed["test_score_mean"] and seed["final_runs"] == 1
+        assert row["single_run_mean"] == seed["single_run_mean"]
+    assert summary["single_run_mean"] == pytest.approx(sum(r["single_run_mean"] for r in summary["per_seed"]) / 2)
+
+    # A resume without --select continues the selection it recorded, seed by seed, to the same scores.
+    shutil.rmtree(os.path.join(out, "seed-1"))
+    again = CliRunner().invoke(cli, ["train", "--out", out, "--resume", "--no-progress", "--no-plot"])
+    assert again.exit_code == 0, again.output
+    assert os.path.exists(os.path.join(out, "seed-1", "selection.json"))
+    assert json.load(open(os.path.join(out, "summary.json"))) == summary
+
+    other = CliRunner().invoke(cli, ["train", "--out", out, "--resume", "--no-progress", "--no-plot",
+                                     "--select", _space_file(tmp_path, "lr: [0.001, 0.02]\n")])
+    assert other.exit_code != 0 and other.output.strip().splitlines()[-1] == (
+        f"Error: {out} repeats a selection with another search space, number of final runs, storage or pruning")
+    one_fold = CliRunner().invoke(cli, ["train", "--data-dir", data_dir, *ARGS[:-2], "--seeds", "2", "--fold", "0",
+                                        "--out", str(tmp_path / "f")])
+    assert one_fold.exit_code == 2 and "--fold runs one fold of one cross-validation; drop --seeds or --fold" in \
+        one_fold.output

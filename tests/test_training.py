@@ -107,7 +107,7 @@ def test_bad_checkpoints(tmp_path, data_dir):
         (dict(model="gat"), "model must be one of"),
         (dict(val_fraction=0.6, test_fraction=0.5), "sum to < 1"),
         (dict(max_padded_nodes=-1), "max padded nodes must be >= 0"),
-        (dict(protocol="cv", seeds=3), "--seeds repeats hold-out or official-split runs, not cv"),
+        (dict(seeds=0), "seeds must be >= 1"),
     ],
 )
 def test_config_rejects_nonsense(kw, message):

@@ -65,20 +65,32 @@ def _read_metrics(path: str) -> list[dict]:
 
 
 def find_runs(run_dir: str) -> dict[str, list[dict]]:
-    """``{label: rows of metrics.jsonl}`` for ``run_dir`` itself or its ``fold-*`` / ``seed-*`` runs."""
+    """``{label: rows of metrics.jsonl}`` for ``run_dir`` itself or its ``fold-*`` / ``seed-*`` runs
+    (a cross-validation repeated over seeds: its ``seed-S/fold-I`` runs)."""
     own = os.path.join(run_dir, "metrics.jsonl")
     if os.path.exists(own):
         return {os.path.basename(os.path.normpath(run_dir)): _read_metrics(own)}
     runs = {}
-    if os.path.isdir(run_dir):
-        for name in sorted(os.listdir(run_dir), key=lambda n: (n.split("-")[0], int(n.split("-")[-1])
-                                                                if n.split("-")[-1].isdigit() else 0)):
-            path = os.path.join(run_dir, name, "metrics.jsonl")
-            if name.startswith(("fold-", "seed-")) and os.path.exists(path):
-                runs[name] = _read_metrics(path)
+    for name in _parts(run_dir):
+        path = os.path.join(run_dir, name, "metrics.jsonl")
+        if os.path.exists(path):
+            runs[name] = _read_metrics(path)
+        elif name.startswith("seed-"):
+            for inner in _parts(os.path.join(run_dir, name), ("fold-",)):
+                path = os.path.join(run_dir, name, inner, "metrics.jsonl")
+                if os.path.exists(path):
+                    runs[f"{name}/{inner}"] = _read_metrics(path)
     if not runs:
         raise DiffPoolError(f"{run_dir} holds no metrics.jsonl (not a run directory, or no epoch finished yet)")
     return runs
+
+
+def _parts(folder: str, prefixes: tuple[str, ...] = ("fold-", "seed-")) -> list[str]:
+    """The ``fold-I`` / ``seed-S`` folders of ``folder``, by kind and then number."""
+    if not os.path.isdir(folder):
+        return []
+    names = [n for n in os.listdir(folder) if n.startswith(prefixes) and n.split("-")[-1].isdigit()]
+    return sorted(names, key=lambda n: (n.split("-")[0], int(n.split("-")[-1])))
 
 
 def _mean_curve(series: list[list[float]]) -> list[float]:

@@ -9,6 +9,7 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
+    "Assessment": ".seeds",
     "RepeatedResult": ".cross_validation",
     "RunConfig": ".config",
     "RunResult": ".engine",
@@ -17,6 +18,7 @@ _EXPORTS = {
     "load_checkpoint": ".checkpoint",
     "model_from_checkpoint": ".checkpoint",
     "prepare_run": ".preflight",
+    "repeat_assessment": ".seeds",
     "repeat_seeds": ".seeds",
     "resolve_device": ".device",
     "run_epoch": ".engine",

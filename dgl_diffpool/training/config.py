@@ -23,9 +23,10 @@ class RunConfig:
     (``val_fraction``, ``test_fraction``); ``"cv"`` runs ``folds``-fold stratified
     cross-validation with a ``val_fraction`` validation split inside each training fold;
     ``"official"`` uses the dataset's own split (OGB); ``"auto"`` is ``official`` where
-    the dataset has one and ``holdout`` elsewhere. ``seeds`` repeats a hold-out or
-    official-split run with seeds ``seed, seed + 1, ...``; ``data_seed`` seeds the built-in
-    dataset's generator, so that runs with other seeds train on the same graphs.
+    the dataset has one and ``holdout`` elsewhere. ``seeds`` repeats a run (hold-out,
+    official split, or a whole cross-validation) with seeds ``seed, seed + 1, ...``;
+    ``data_seed`` seeds the built-in dataset's generator, so that runs with other seeds
+    train on the same graphs.
     """
 
     dataset: str = DEFAULT_DATASET
@@ -94,7 +95,6 @@ class RunConfig:
             (self.protocol in PROTOCOLS, f"protocol must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}"),
             (self.folds >= 2, f"cross-validation needs at least 2 folds, got {self.folds}"),
             (self.seeds >= 1, f"seeds must be >= 1, got {self.seeds}"),
-            (self.seeds == 1 or self.protocol != "cv", "--seeds repeats hold-out or official-split runs, not cv"),
             (0 < self.clip < math.inf, f"gradient clipping norm must be a finite number > 0, got {self.clip}"),
             (
                 self.val_fraction > 0 and self.test_fraction > 0 and self.val_fraction + self.test_fraction < 1,

@@ -71,6 +71,9 @@ def run_checkpoints(path: str, fold: Optional[int] = None) -> list[tuple[str, li
         if kind == "final":
             continue
         folder = os.path.join(path, f"{kind}-{i}")
+        if kind == "seed" and _parts(folder, "fold"):
+            raise CheckpointError(f"{path} repeats a cross-validation over seeds: give one seed's run, "
+                                  f"e.g. {folder}")
         finals = [os.path.join(folder, f"final-{j}", BEST) for _, j in _parts(folder, "final")]
         best = [os.path.join(folder, BEST)] if os.path.exists(os.path.join(folder, BEST)) else []
         checkpoints = [c for c in finals if os.path.exists(c)] or best

@@ -1,16 +1,25 @@
-"""Repeating a hold-out or official-split run over seeds (OGB's protocol: mean and std over seeds)."""
+"""Repeating a run over seeds: a hold-out or official-split run (OGB's protocol: mean and std
+over seeds), or a whole cross-validation, with or without model selection (how far the
+10-fold mean of an assessment moves with its seed)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import statistics
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
 
+from ..errors import ConfigError
 from .config import RunConfig
-from .cross_validation import RepeatedResult, finished_line, finished_run
+from .cross_validation import RepeatedResult, cross_validate, finished_line, finished_run
 from .distributed import init_from_env, is_main_process, run_on_main
 from .engine import train
 from .preflight import build_config_model, load_config_dataset, prepare_run
 from .progress import Progress
-from .rundir import run_folder
+from .rundir import SELECTION_FILE, SETUP_LOCK_FILE, SUMMARY_FILE, folder_lock, read_json, run_folder, write_json
+from .selection import _without_password, select_and_assess
+from .space import SearchSpace
 
 
 def repeat_seeds(config: RunConfig, run_dir: str, resume: bool = False, progress: bool | Progress = False,
@@ -44,3 +53,104 @@ def repeat_seeds(config: RunConfig, run_dir: str, resume: bool = False, progress
         result = RepeatedResult(run_dir, results)
         result.write_summary(config, "seed", [one.seed for one in runs], len(runs))
     return result
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """How every seed of :func:`repeat_assessment` is assessed: a cross-validation, with model
+    selection in every fold when ``space`` is given (see
+    :func:`~dgl_diffpool.training.selection.select_and_assess` for the other fields)."""
+
+    space: Optional[SearchSpace] = None
+    final_runs: int = 3
+    jobs: int = 1
+    storage: Optional[str] = None
+    prune: bool = False
+    folds_file: Optional[str] = None
+
+    def record(self) -> dict[str, Any]:
+        """What the repeated run's ``selection.json`` holds (the keys of a selection's own file
+        that a resume reads back)."""
+        return {"space": self.space.to_dict(), "final_runs": self.final_runs, "prune": self.prune,
+                "storage": None if self.storage is None else _without_password(self.storage)}
+
+
+def repeat_assessment(config: RunConfig, run_dir: str, assessment: Assessment = Assessment(), resume: bool = False,
+                      progress: bool | Progress = False, echo: Callable[[str], None] = print,
+                      tensorboard: bool = False) -> dict[str, Any]:
+    """Repeat a whole ``config.folds``-fold assessment with seeds ``config.seed + i`` into
+    ``run_dir/seed-S``; returns ``summary.json``.
+
+    The seed draws everything random in an assessment: its outer folds (unless
+    ``assessment.folds_file`` fixes them), inner splits, initialisations and batch order.
+    Each seed's folder is a complete run of its own (``cross_validate`` or
+    ``select_and_assess``, with their files). ``summary.json`` holds each finished seed's
+    10-fold mean and std, and over seeds the mean of those means, their population std and
+    ``spread`` (largest minus smallest mean). With ``resume`` finished seeds are kept and
+    an interrupted one continues.
+    """
+    if config.seeds < 2:
+        raise ConfigError(f"a repeated assessment needs at least 2 seeds, got {config.seeds}")
+    runs = [dataclasses.replace(config, seed=config.seed + i, seeds=1) for i in range(config.seeds)]
+    selecting, report = assessment.space is not None, Progress.of(progress)
+    with run_folder(run_dir, config, resume) as existing:
+        run_on_main(lambda: _check_record(run_dir, assessment.record() if selecting else None, existing))
+        rows: list[dict[str, Any]] = []
+        for i, one in enumerate(runs):
+            seed_dir, step = os.path.join(run_dir, f"seed-{one.seed}"), report.within(f"seed {i + 1}/{len(runs)}")
+            if selecting:  # one shared storage holds every seed's studies; a seed's own file, only its own
+                prefix = f"seed-{one.seed}/" if assessment.storage else ""
+                seed = select_and_assess(one, assessment.space, seed_dir, assessment.final_runs, assessment.jobs,
+                                         assessment.storage, assessment.folds_file, resume=resume,
+                                         progress=step if assessment.jobs == 1 else False, echo=echo,
+                                         study_prefix=prefix, prune=assessment.prune)
+            else:
+                result = cross_validate(one, seed_dir, assessment.folds_file, resume=resume, progress=step,
+                                        tensorboard=tensorboard)
+                seed = {"metric": result.metric, "test_score_mean": result.mean, "test_score_std": result.std}
+            rows.append(_seed_row(one.seed, seed))
+            means = [r["test_score_mean"] for r in rows]
+            if is_main_process():
+                step.say(f"test {100 * seed['test_score_mean']:.2f} +- {100 * seed['test_score_std']:.2f} "
+                         f"over {config.folds} folds; mean of {len(means)} seed{'s' if len(means) > 1 else ''} "
+                         f"so far {100 * statistics.fmean(means):.2f}")
+        summary = _summary(config, seed["metric"], rows, len(runs), selecting)
+        run_on_main(lambda: write_json(os.path.join(run_dir, SUMMARY_FILE), summary))
+    return summary
+
+
+def _check_record(run_dir: str, record: Optional[dict[str, Any]], existing: bool) -> None:
+    """The selection every seed runs (``record``; ``None``: none), written once; a resumed run
+    must ask for the same one, so that its seeds are assessed alike."""
+    path = os.path.join(run_dir, SELECTION_FILE)
+    with folder_lock(run_dir, wait=True, name=SETUP_LOCK_FILE):
+        saved = read_json(path) if os.path.exists(path) else None
+        if existing and (saved is None) != (record is None):
+            kind = "without" if saved is None else "with"
+            raise ConfigError(f"{run_dir} repeats a cross-validation {kind} model selection; resume it as it was")
+        if saved is not None and saved != json.loads(json.dumps(record)):
+            raise ConfigError(f"{run_dir} repeats a selection with another search space, number of final runs, "
+                              "storage or pruning")
+        if saved is None and record is not None:
+            write_json(path, record)
+
+
+def _seed_row(seed: int, summary: dict[str, Any]) -> dict[str, Any]:
+    keys = ("test_score_mean", "test_score_std", "single_run_mean", "ensemble_mean")
+    return {"seed": seed, **{k: summary[k] for k in keys if k in summary}}
+
+
+def _summary(config: RunConfig, metric: str, rows: list[dict[str, Any]], total: int,
+             selecting: bool) -> dict[str, Any]:
+    means = [r["test_score_mean"] for r in rows]
+    over_seeds = {}
+    for key in ("single_run_mean", "ensemble_mean"):  # a selection's other measures, averaged over seeds
+        values = [r.get(key) for r in rows]
+        if None not in values:
+            over_seeds[key] = statistics.fmean(values)
+    return {
+        "dataset": config.resolved().dataset, "model": config.model, "metric": metric, "folds": config.folds,
+        "selection": selecting, "finished": len(rows), "total": total,
+        "test_score_mean": statistics.fmean(means), "test_score_std": statistics.pstdev(means),
+        "spread": max(means) - min(means), **over_seeds, "per_seed": rows,
+    }
