@@ -18,8 +18,8 @@ from click.core import ParameterSource
 
 from dgl_diffpool import __version__
 from dgl_diffpool.errors import DiffPoolError
-from dgl_diffpool.names import (BENCH_MODELS, CONV_TYPES, DEFAULT_DATASET, METRIC_LABELS, MIRROR_ENV, MODELS,
-                                OGB_DATASETS, PROTOCOLS, READOUTS, TU_DATASETS, resolve_dataset_name)
+from dgl_diffpool.names import (BENCH_MODELS, CONV_TYPES, DEFAULT_DATASET, LR_SCHEDULES, METRIC_LABELS, MIRROR_ENV,
+                                MODELS, OGB_DATASETS, PROTOCOLS, READOUTS, TU_DATASETS, resolve_dataset_name)
 from dgl_diffpool.training.config import RunConfig
 
 DEFAULTS = RunConfig()
@@ -66,6 +66,8 @@ TRAIN_OPTIONS: dict[str, list[tuple[str, str, Any, str]]] = {
     ],
     "Optimisation": [
         ("--lr", "lr", click.FloatRange(0, min_open=True), "Adam learning rate."),
+        ("--lr-schedule", "lr_schedule", click.Choice(LR_SCHEDULES),
+         "constant: --lr throughout; cosine: from --lr at the first epoch down towards 0 at --epochs."),
         ("--weight-decay", "weight_decay", click.FloatRange(0), "Adam weight decay."),
         ("--batch-size", "batch_size", click.IntRange(min=1), "Graphs per batch."),
         ("--bucket/--no-bucket", "bucket", bool,

@@ -38,6 +38,7 @@ BENCH_MODELS = MODELS + KERNELS
 
 CONV_TYPES = ("sage", "gcn", "gin", "gine", "s2v")
 READOUTS = ("max", "mean", "sum")
+LR_SCHEDULES = ("constant", "cosine")  # cosine: from --lr down to 0 over --epochs
 PROTOCOLS = ("auto", "holdout", "cv", "official")
 METRIC_LABELS = {"acc": "accuracy", "rocauc": "ROC-AUC", "ap": "average precision"}
 

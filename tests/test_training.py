@@ -20,7 +20,7 @@ def _metrics(run_dir):
 
 
 def test_resume_equals_uninterrupted(tmp_path, data_dir):
-    config = _config(data_dir)
+    config = _config(data_dir, lr_schedule="cosine")  # the schedule resumes too
     full = train(config, str(tmp_path / "full"))
 
     def interrupt(row):
@@ -38,6 +38,19 @@ def test_resume_equals_uninterrupted(tmp_path, data_dir):
     a = load_checkpoint(str(tmp_path / "full" / "last.pt"))["model"]
     b = load_checkpoint(os.path.join(cut, "last.pt"))["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_the_cosine_schedule_sets_each_epochs_learning_rate(tmp_path, data_dir):
+    cosine = _config(data_dir, lr=0.01, lr_schedule="cosine")
+    train(cosine, str(tmp_path / "cosine"))
+    rows = _metrics(str(tmp_path / "cosine"))
+    assert [r["lr"] for r in rows] == pytest.approx([0.01, 0.01 * (2 + 2 ** 0.5) / 4, 0.005, 0.01 * (2 - 2 ** 0.5) / 4])
+    assert load_checkpoint(str(tmp_path / "cosine" / "last.pt"))["optimizer"]["param_groups"][0]["lr"] == rows[3]["lr"]
+    train(_config(data_dir, lr=0.01), str(tmp_path / "constant"))
+    constant = _metrics(str(tmp_path / "constant"))
+    assert [r["lr"] for r in constant] == [0.01] * 4
+    # The same first epoch (same learning rate), then the smaller steps train another model.
+    assert rows[0] == constant[0] and rows[1]["train_loss"] != constant[1]["train_loss"]
 
 
 def test_early_stopping_and_selection(tmp_path, data_dir):
@@ -108,6 +121,7 @@ def test_bad_checkpoints(tmp_path, data_dir):
         (dict(val_fraction=0.6, test_fraction=0.5), "sum to < 1"),
         (dict(max_padded_nodes=-1), "max padded nodes must be >= 0"),
         (dict(seeds=0), "seeds must be >= 1"),
+        (dict(lr_schedule="step"), "learning-rate schedule must be one of constant, cosine, got 'step'"),
     ],
 )
 def test_config_rejects_nonsense(kw, message):

@@ -9,7 +9,8 @@ from typing import Any, Optional
 
 from .. import defaults
 from ..errors import ConfigError
-from ..names import DEFAULT_DATASET, CONV_TYPES, MODELS, PROTOCOLS, READOUTS, canonical_dataset, resolved_protocol
+from ..names import (DEFAULT_DATASET, CONV_TYPES, LR_SCHEDULES, MODELS, PROTOCOLS, READOUTS, canonical_dataset,
+                     resolved_protocol)
 
 # Options a resumed run may change: where it runs, where data live, how long it may go on.
 RESUMABLE_FIELDS = ("device", "data_dir", "mirror", "epochs", "loader_workers")
@@ -51,6 +52,7 @@ class RunConfig:
     link_loss: bool = defaults.LINK_LOSS
     entropy_loss: bool = defaults.ENTROPY_LOSS
     lr: float = 1e-3
+    lr_schedule: str = "constant"
     weight_decay: float = 0.0
     batch_size: int = 20
     bucket: bool = True
@@ -86,6 +88,8 @@ class RunConfig:
              f"PATCHY-SAN width and field size must be >= 1, got {self.patchy_width} and {self.patchy_field}"),
             (0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}"),
             (0 < self.lr < math.inf, f"learning rate must be a finite number > 0, got {self.lr}"),
+            (self.lr_schedule in LR_SCHEDULES,
+             f"learning-rate schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}"),
             (0 <= self.weight_decay < math.inf, f"weight decay must be a finite number >= 0, got {self.weight_decay}"),
             (self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}"),
             (self.loader_workers >= 0, f"loader workers must be >= 0, got {self.loader_workers}"),

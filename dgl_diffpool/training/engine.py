@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import random
 import time
@@ -162,6 +163,15 @@ def predict(
     return probabilities(data.task, torch.cat(outputs))
 
 
+def epoch_lr(config: RunConfig, epoch: int) -> float:
+    """The learning rate of epoch ``epoch`` (from 0): ``config.lr``, or under the cosine schedule
+    ``lr (1 + cos(pi epoch / epochs)) / 2``. A function of the epoch alone, so a resumed run
+    (even one given more ``epochs``) needs no scheduler state."""
+    if config.lr_schedule == "cosine":
+        return config.lr * (1 + math.cos(math.pi * epoch / config.epochs)) / 2
+    return config.lr
+
+
 def make_optimizer(model: nn.Module, config: RunConfig) -> torch.optim.Optimizer:
     """Adam with the run's learning rate and weight decay."""
     # foreach: multi-tensor kernels instead of a Python loop over the parameters (not the default on
@@ -286,6 +296,9 @@ def _fit(
             if stopped:
                 break
             tick = time.perf_counter()
+            lr = epoch_lr(config, epoch)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
             try:
                 tr = run_epoch(trained, data, splits["train"], config.batch_size, device, optimizer, config.clip,
                                _epoch_generator(config.seed, epoch), **config.batching(), distributed=world_size() > 1)
@@ -294,7 +307,7 @@ def _fit(
             except TrainingError as exc:
                 raise TrainingError(f"epoch {epoch + 1}: {exc}") from None
             row = {"epoch": epoch, **{f"train_{k}": v for k, v in tr.items()},
-                   **{f"val_{k}": v for k, v in va.items()}, "seconds": time.perf_counter() - tick}
+                   **{f"val_{k}": v for k, v in va.items()}, "lr": lr, "seconds": time.perf_counter() - tick}
             history.append(row)
             improved = va[metric] > best["val_score"] or (
                 va[metric] == best["val_score"] and va["loss"] < best["val_loss"])
