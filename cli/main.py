@@ -395,8 +395,11 @@ def train(ctx: click.Context, out: str | None, resume: bool, fold: int | None, f
             assessment = Assessment(space, final_runs, jobs, storage, prune, folds_file)
             summary = repeat_assessment(config, out, assessment, resume=resume, progress=report, echo=click.echo,
                                         tensorboard=tensorboard)
-            _print_seeds(summary, time.perf_counter() - tick)
-            click.echo(f"run directory: {out}")
+            if is_main_process():
+                _print_seeds(summary, time.perf_counter() - tick)
+                click.echo(f"run directory: {out}")
+                if plot and space is None:  # a selection's trainings are its candidates' and final runs'
+                    click.echo(f"training curves: {plot_run(out)}")
             return
         if space is not None:
             summary = select_and_assess(config, space, out, final_runs, jobs, storage, folds_file, resume=resume,

@@ -2,12 +2,13 @@
 import dataclasses
 import json
 import os
+import shutil
 
 import pytest
 import torch
 
 from dgl_diffpool.data.splits import fold_split, stratified_kfold
-from dgl_diffpool.errors import DatasetError
+from dgl_diffpool.errors import ConfigError, DatasetError
 from dgl_diffpool.training import RunConfig
 from dgl_diffpool.training import cross_validation as cv
 
@@ -96,6 +97,7 @@ def test_a_whole_cross_validation_repeated_over_seeds(tmp_path, data_dir, monkey
     from dgl_diffpool.plotting.curves import find_runs
     from dgl_diffpool.training import Assessment, repeat_assessment
     from dgl_diffpool.training.scoring import run_checkpoints
+    from dgl_diffpool.training.space import SearchSpace
 
     config = RunConfig(data_dir=data_dir, protocol="cv", folds=2, epochs=1, hidden=8, mlp_hidden=8, batch_size=64,
                        seed=4, seeds=2)
@@ -116,8 +118,13 @@ def test_a_whole_cross_validation_repeated_over_seeds(tmp_path, data_dir, monkey
     alone = cv.cross_validate(dataclasses.replace(config, seed=5, seeds=1), str(tmp_path / "alone"))
     assert alone.test_scores == [r["test_score"] for r in seeds[1]["per_fold"]]  # a seed is the run of that seed
     assert set(find_runs(run)) == {f"seed-{s}/fold-{i}" for s in (4, 5) for i in (0, 1)}
-    with pytest.raises(CheckpointError, match="repeats a cross-validation over seeds: give one seed's run"):
-        run_checkpoints(run)
+    for fold in (None, 0):
+        with pytest.raises(CheckpointError, match="repeats a cross-validation over seeds: give one seed's run"):
+            run_checkpoints(run, fold)
+    with pytest.raises(ConfigError, match="cross_validate runs one seed, not 2: repeat_assessment repeats it"):
+        cv.cross_validate(config, str(tmp_path / "two-seeds"))
+    with pytest.raises(ConfigError, match="repeats a cross-validation without model selection; resume it as it was"):
+        repeat_assessment(config, run, Assessment(SearchSpace({"lr": [0.01]})), resume=True)
 
     # Finished seeds are kept on resume; folds given by a file are every seed's folds.
     monkeypatch.setattr(cv, "train", lambda *a, **k: pytest.fail("a finished fold was retrained"))
@@ -127,3 +134,10 @@ def test_a_whole_cross_validation_repeated_over_seeds(tmp_path, data_dir, monkey
     given = os.path.join(run, "seed-4", "folds.json")
     repeat_assessment(config, fixed, Assessment(folds_file=given))
     assert [json.load(open(os.path.join(fixed, f"seed-{s}", "folds.json")))["folds"] for s in (4, 5)] == [folds[0]] * 2
+    # A seed that had not run when the run was interrupted gets the recorded folds on resume, not its own.
+    shutil.rmtree(os.path.join(fixed, "seed-5"))
+    repeat_assessment(config, fixed, resume=True)
+    assert json.load(open(os.path.join(fixed, "seed-5", "folds.json")))["folds"] == folds[0]
+    other = os.path.join(run, "seed-5", "folds.json")
+    with pytest.raises(ConfigError, match=f"repeats a cross-validation on other folds than those of {other}"):
+        repeat_assessment(config, fixed, Assessment(folds_file=other), resume=True)

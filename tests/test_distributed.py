@@ -93,3 +93,16 @@ def test_two_processes_match_one_and_a_killed_run_resumes(tmp_path, prepared):
     with open(os.path.join(two, "summary.json")) as fh, open(os.path.join(cut, "summary.json")) as gh:
         s1, s2 = json.load(fh), json.load(gh)
     assert (s1["best_epoch"], s1["test_score"]) == (s2["best_epoch"], s2["test_score"])
+
+
+def test_a_cross_validation_repeated_over_seeds_under_torchrun(tmp_path, prepared):
+    one, two = str(tmp_path / "one"), str(tmp_path / "two")
+    repeated = ["--protocol", "cv", "--folds", "2", "--seeds", "2", "--epochs", "1"]
+    _run(_command(prepared, one, 1, repeated))
+    output = _run(_command(prepared, two, 2, repeated))
+    assert output.count("2 2-fold cross-validations: test accuracy") == output.count("run directory:") == 1
+    with open(os.path.join(one, "summary.json")) as fh, open(os.path.join(two, "summary.json")) as gh:
+        s1, s2 = json.load(fh), json.load(gh)
+    assert [r["seed"] for r in s2["per_seed"]] == [0, 1]
+    means = [r["test_score_mean"] for r in s1["per_seed"]]
+    assert [r["test_score_mean"] for r in s2["per_seed"]] == pytest.approx(means)

@@ -1,4 +1,5 @@
 """The training engine: exact resume, atomic checkpoints, clear errors."""
+import dataclasses
 import json
 import os
 
@@ -46,6 +47,9 @@ def test_the_cosine_schedule_sets_each_epochs_learning_rate(tmp_path, data_dir):
     rows = _metrics(str(tmp_path / "cosine"))
     assert [r["lr"] for r in rows] == pytest.approx([0.01, 0.01 * (2 + 2 ** 0.5) / 4, 0.005, 0.01 * (2 - 2 ** 0.5) / 4])
     assert load_checkpoint(str(tmp_path / "cosine" / "last.pt"))["optimizer"]["param_groups"][0]["lr"] == rows[3]["lr"]
+    with pytest.raises(CheckpointError, match=r"decays its learning rate over 4 epochs \(--lr-schedule cosine\): "
+                                              "resume it with --epochs 4"):
+        train(dataclasses.replace(cosine, epochs=6), str(tmp_path / "cosine"), resume=True)
     train(_config(data_dir, lr=0.01), str(tmp_path / "constant"))
     constant = _metrics(str(tmp_path / "constant"))
     assert [r["lr"] for r in constant] == [0.01] * 4

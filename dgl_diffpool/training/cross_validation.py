@@ -157,6 +157,8 @@ def cross_validate(
     (see :class:`~dgl_diffpool.training.progress.Progress`) labels each fold's epochs
     ``fold I/N`` and says each fold's test score, and the mean so far, when it finishes.
     """
+    if config.seeds > 1:
+        raise ConfigError(f"cross_validate runs one seed, not {config.seeds}: repeat_assessment repeats it over seeds")
     init_from_env(config.device)  # under torchrun, rank 0 alone writes the folder from here on
     data = load_config_dataset(config)
     resolve_protocol(config, data)  # stops on datasets with binary targets

@@ -165,8 +165,8 @@ def predict(
 
 def epoch_lr(config: RunConfig, epoch: int) -> float:
     """The learning rate of epoch ``epoch`` (from 0): ``config.lr``, or under the cosine schedule
-    ``lr (1 + cos(pi epoch / epochs)) / 2``. A function of the epoch alone, so a resumed run
-    (even one given more ``epochs``) needs no scheduler state."""
+    ``lr (1 + cos(pi epoch / epochs)) / 2``. A function of the epoch, so a resumed run needs no
+    scheduler state (a cosine run resumes with its own ``epochs`` only, see :func:`train`)."""
     if config.lr_schedule == "cosine":
         return config.lr * (1 + math.cos(math.pi * epoch / config.epochs)) / 2
     return config.lr
@@ -222,7 +222,9 @@ def train(
     ``best.pt`` (the selected model) and ``summary.json``. A folder that already holds
     a run is refused unless ``resume``, which continues it from ``last.pt`` (or from the
     start if it was interrupted before its first epoch) and ends exactly as an
-    uninterrupted run would; see :func:`~dgl_diffpool.training.rundir.run_folder`.
+    uninterrupted run would; see :func:`~dgl_diffpool.training.rundir.run_folder`. A resume
+    may raise ``epochs`` (more epochs), except under the cosine schedule, whose past epochs
+    were decayed over the old number.
     ``on_epoch_end`` is called with each epoch's metrics after its checkpoint is written.
     ``data`` and ``splits`` default to the dataset and hold-out split of ``config``;
     ``splits`` without ``"test"`` train and select only (no test score).
@@ -273,9 +275,13 @@ def _fit(
     best = dict(epoch=-1, val_score=-float("inf"), val_loss=float("inf"))
     bad_epochs, start = 0, 0
     if state is not None:
-        diff = RunConfig.from_dict(state["config"]).differences(config)
+        saved = RunConfig.from_dict(state["config"])
+        diff = saved.differences(config)
         if diff:
             raise CheckpointError(f"{last_path} was trained with another configuration ({'; '.join(diff)})")
+        if config.lr_schedule == "cosine" and saved.epochs != config.epochs:  # its past epochs had other rates
+            raise CheckpointError(f"{last_path} decays its learning rate over {saved.epochs} epochs "
+                                  f"(--lr-schedule cosine): resume it with --epochs {saved.epochs}")
         if state["model_shape"] != shape:
             raise CheckpointError(f"{last_path} was trained on data of shape {state['model_shape']}, now {shape}")
         model.load_state_dict(state["model"])

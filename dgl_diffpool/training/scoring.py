@@ -60,6 +60,10 @@ def run_checkpoints(path: str, fold: Optional[int] = None) -> list[tuple[str, li
     if fold is None and os.path.exists(os.path.join(path, BEST)):
         return [("run", [os.path.join(path, BEST)])]
     parts = _parts(path)
+    repeated = [os.path.join(path, f"seed-{i}") for kind, i in parts
+                if kind == "seed" and _parts(os.path.join(path, f"seed-{i}"), "fold")]
+    if repeated:
+        raise CheckpointError(f"{path} repeats a cross-validation over seeds: give one seed's run, e.g. {repeated[0]}")
     if fold is not None:
         if ("fold", fold) not in parts:
             folds = [str(i) for kind, i in parts if kind == "fold"]
@@ -71,9 +75,6 @@ def run_checkpoints(path: str, fold: Optional[int] = None) -> list[tuple[str, li
         if kind == "final":
             continue
         folder = os.path.join(path, f"{kind}-{i}")
-        if kind == "seed" and _parts(folder, "fold"):
-            raise CheckpointError(f"{path} repeats a cross-validation over seeds: give one seed's run, "
-                                  f"e.g. {folder}")
         finals = [os.path.join(folder, f"final-{j}", BEST) for _, j in _parts(folder, "final")]
         best = [os.path.join(folder, BEST)] if os.path.exists(os.path.join(folder, BEST)) else []
         checkpoints = [c for c in finals if os.path.exists(c)] or best

@@ -10,15 +10,15 @@ import statistics
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DatasetError
 from .config import RunConfig
-from .cross_validation import RepeatedResult, cross_validate, finished_line, finished_run
+from .cross_validation import FOLDS_FILE, RepeatedResult, cross_validate, finished_line, finished_run
 from .distributed import init_from_env, is_main_process, run_on_main
 from .engine import train
 from .preflight import build_config_model, load_config_dataset, prepare_run
 from .progress import Progress
 from .rundir import SELECTION_FILE, SETUP_LOCK_FILE, SUMMARY_FILE, folder_lock, read_json, run_folder, write_json
-from .selection import _without_password, select_and_assess
+from .selection import without_password, select_and_assess
 from .space import SearchSpace
 
 
@@ -72,7 +72,7 @@ class Assessment:
         """What the repeated run's ``selection.json`` holds (the keys of a selection's own file
         that a resume reads back)."""
         return {"space": self.space.to_dict(), "final_runs": self.final_runs, "prune": self.prune,
-                "storage": None if self.storage is None else _without_password(self.storage)}
+                "storage": None if self.storage is None else without_password(self.storage)}
 
 
 def repeat_assessment(config: RunConfig, run_dir: str, assessment: Assessment = Assessment(), resume: bool = False,
@@ -82,47 +82,52 @@ def repeat_assessment(config: RunConfig, run_dir: str, assessment: Assessment = 
     ``run_dir/seed-S``; returns ``summary.json``.
 
     The seed draws everything random in an assessment: its outer folds (unless
-    ``assessment.folds_file`` fixes them), inner splits, initialisations and batch order.
-    Each seed's folder is a complete run of its own (``cross_validate`` or
-    ``select_and_assess``, with their files). ``summary.json`` holds each finished seed's
-    10-fold mean and std, and over seeds the mean of those means, their population std and
-    ``spread`` (largest minus smallest mean). With ``resume`` finished seeds are kept and
-    an interrupted one continues.
+    ``assessment.folds_file`` fixes them for every seed; they are kept in
+    ``run_dir/folds.json``), inner splits, initialisations and batch order. Each seed's
+    folder is a complete run of its own (``cross_validate`` or ``select_and_assess``, with
+    their files). ``summary.json``, rewritten as each seed finishes, holds every finished
+    seed's mean and std over folds, and over seeds the mean of those means, their population
+    std and ``spread`` (largest minus smallest mean). With ``resume`` finished seeds are
+    kept and an interrupted one continues, with the recorded selection and folds.
     """
     if config.seeds < 2:
         raise ConfigError(f"a repeated assessment needs at least 2 seeds, got {config.seeds}")
+    init_from_env(config.device)  # under torchrun, rank 0 alone writes the folder from here on
     runs = [dataclasses.replace(config, seed=config.seed + i, seeds=1) for i in range(config.seeds)]
     selecting, report = assessment.space is not None, Progress.of(progress)
     with run_folder(run_dir, config, resume) as existing:
-        run_on_main(lambda: _check_record(run_dir, assessment.record() if selecting else None, existing))
+        folds_file = run_on_main(lambda: _check_record(run_dir, assessment.record() if selecting else None,
+                                                       assessment.folds_file, existing))
         rows: list[dict[str, Any]] = []
         for i, one in enumerate(runs):
-            seed_dir, step = os.path.join(run_dir, f"seed-{one.seed}"), report.within(f"seed {i + 1}/{len(runs)}")
+            label = f"seed {i + 1}/{len(runs)}"
+            seed_dir, step = os.path.join(run_dir, f"seed-{one.seed}"), report.within(label)
             if selecting:  # one shared storage holds every seed's studies; a seed's own file, only its own
-                prefix = f"seed-{one.seed}/" if assessment.storage else ""
-                seed = select_and_assess(one, assessment.space, seed_dir, assessment.final_runs, assessment.jobs,
-                                         assessment.storage, assessment.folds_file, resume=resume,
-                                         progress=step if assessment.jobs == 1 else False, echo=echo,
-                                         study_prefix=prefix, prune=assessment.prune)
+                assessed = select_and_assess(
+                    one, assessment.space, seed_dir, assessment.final_runs, assessment.jobs, assessment.storage,
+                    folds_file, resume=resume, progress=step if assessment.jobs == 1 else False,
+                    echo=lambda line: echo(f"{label}: {line}"), prune=assessment.prune,
+                    study_prefix=f"seed-{one.seed}/" if assessment.storage else "")
             else:
-                result = cross_validate(one, seed_dir, assessment.folds_file, resume=resume, progress=step,
+                result = cross_validate(one, seed_dir, folds_file, resume=resume, progress=step,
                                         tensorboard=tensorboard)
-                seed = {"metric": result.metric, "test_score_mean": result.mean, "test_score_std": result.std}
-            rows.append(_seed_row(one.seed, seed))
-            means = [r["test_score_mean"] for r in rows]
+                assessed = {"metric": result.metric, "test_score_mean": result.mean, "test_score_std": result.std}
+            rows.append(_seed_row(one.seed, assessed))
+            summary = _summary(config, assessed["metric"], rows, len(runs), selecting)
+            run_on_main(lambda: write_json(os.path.join(run_dir, SUMMARY_FILE), summary))
             if is_main_process():
-                step.say(f"test {100 * seed['test_score_mean']:.2f} +- {100 * seed['test_score_std']:.2f} "
-                         f"over {config.folds} folds; mean of {len(means)} seed{'s' if len(means) > 1 else ''} "
-                         f"so far {100 * statistics.fmean(means):.2f}")
-        summary = _summary(config, seed["metric"], rows, len(runs), selecting)
-        run_on_main(lambda: write_json(os.path.join(run_dir, SUMMARY_FILE), summary))
+                step.say(f"test {100 * assessed['test_score_mean']:.2f} +- {100 * assessed['test_score_std']:.2f} "
+                         f"over {config.folds} folds; mean of {len(rows)} seed{'s' if len(rows) > 1 else ''} "
+                         f"so far {100 * summary['test_score_mean']:.2f}")
     return summary
 
 
-def _check_record(run_dir: str, record: Optional[dict[str, Any]], existing: bool) -> None:
-    """The selection every seed runs (``record``; ``None``: none), written once; a resumed run
-    must ask for the same one, so that its seeds are assessed alike."""
-    path = os.path.join(run_dir, SELECTION_FILE)
+def _check_record(run_dir: str, record: Optional[dict[str, Any]], folds_file: Optional[str],
+                  existing: bool) -> Optional[str]:
+    """The selection (``record``; ``None``: none) and the folds every seed shares, written once;
+    a resumed run must ask for the same ones, so that its seeds are assessed alike. Returns the
+    folds file the seeds read (``None``: each draws its own)."""
+    path, shared = os.path.join(run_dir, SELECTION_FILE), os.path.join(run_dir, FOLDS_FILE)
     with folder_lock(run_dir, wait=True, name=SETUP_LOCK_FILE):
         saved = read_json(path) if os.path.exists(path) else None
         if existing and (saved is None) != (record is None):
@@ -131,8 +136,23 @@ def _check_record(run_dir: str, record: Optional[dict[str, Any]], existing: bool
         if saved is not None and saved != json.loads(json.dumps(record)):
             raise ConfigError(f"{run_dir} repeats a selection with another search space, number of final runs, "
                               "storage or pruning")
+        given = None if folds_file is None else _read_folds(folds_file)
+        if existing and given is not None and (not os.path.exists(shared) or read_json(shared) != given):
+            raise ConfigError(f"{run_dir} repeats a cross-validation on other folds than those of {folds_file}; "
+                              "resume it without --folds-file")
         if saved is None and record is not None:
             write_json(path, record)
+        if given is not None and not existing:
+            write_json(shared, given)
+    return shared if os.path.exists(shared) else None
+
+
+def _read_folds(path: str) -> Any:
+    try:
+        with open(path) as fh:
+            return json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise DatasetError(f"cannot read folds file {path} ({type(exc).__name__}: {exc})") from None
 
 
 def _seed_row(seed: int, summary: dict[str, Any]) -> dict[str, Any]:

@@ -85,12 +85,12 @@ class Plan:
     def to_dict(self) -> dict[str, Any]:
         """``selection.json``: what a resumed selection must match. The storage is ``None`` for the
         run folder's own file, else its URL without the password."""
-        storage = None if self.storage == default_storage(self.run_dir) else _without_password(self.storage)
+        storage = None if self.storage == default_storage(self.run_dir) else without_password(self.storage)
         return {"space": self.space.to_dict(), "candidates": self.candidates(), "final_runs": self.final_runs,
                 "storage": storage, "prune": self.prune}
 
 
-def _without_password(url: str) -> str:
+def without_password(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     try:
@@ -472,6 +472,9 @@ def select_and_assess(
     """
     if final_runs < 1 or jobs < 1:
         raise ConfigError(f"final runs and jobs must be >= 1, got {final_runs} and {jobs}")
+    if config.seeds > 1:
+        raise ConfigError(f"select_and_assess runs one seed, not {config.seeds}: "
+                          "repeat_assessment repeats it over seeds")
     devices = tuple(d.strip() for d in config.device.split(",")) if "," in config.device else ()
     if devices:
         for device in devices:
