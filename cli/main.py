@@ -42,7 +42,7 @@ TRAIN_OPTIONS: dict[str, list[tuple[str, str, Any, str]]] = {
         ("--model", "model", click.Choice(MODELS),
          "Model: DiffPool, DiffPool-NoLP (no link loss), DiffPool-Det (Graclus assignments), DiffPool on "
          "Structure2Vec, GraphSAGE with a mean, Set2Set or SortPool readout, Structure2Vec, ECC (edge labels), "
-         "or PATCHY-SAN."),
+         "PATCHY-SAN, or the structure-blind MLP on summed node features."),
         ("--conv", "conv", click.Choice(CONV_TYPES), "GNN layer type."),
         ("--gnn-layers", "gnn_layers", click.IntRange(min=1), "Layers in each embedding / assignment GNN."),
         ("--hidden", "hidden", click.IntRange(min=1), "Hidden size of each GNN layer."),

@@ -31,7 +31,8 @@ DATASETS = (DEFAULT_DATASET,) + TU_DATASETS + OGB_DATASETS
 # The paper's models by name: DiffPool and its variants, then the flat GNN baselines with their readout.
 DIFFPOOL_MODELS = ("diffpool", "diffpool-nolp", "diffpool-det", "s2v-diffpool")
 FLAT_MODELS = {"sage-mean": "mean", "sage-set2set": "set2set", "sage-sort": "sort", "s2v": "sum"}
-MODELS = DIFFPOOL_MODELS + tuple(FLAT_MODELS) + ("ecc", "patchy-san")
+# sum-mlp: Errica et al.'s structure-blind baseline, an MLP on the summed node features.
+MODELS = DIFFPOOL_MODELS + tuple(FLAT_MODELS) + ("ecc", "patchy-san", "sum-mlp")
 # Graph kernels with an SVM on top, compared with the GNNs by `bench`.
 KERNELS = ("wl-kernel", "sp-kernel", "graphlet-kernel")
 BENCH_MODELS = MODELS + KERNELS

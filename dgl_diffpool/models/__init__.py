@@ -15,6 +15,7 @@ from .diffpool_det import DiffPoolDet
 from .ecc import ECCClassifier
 from .flat_gnn import FlatGNNClassifier, SortPoolReadout
 from .patchy_san import PatchySAN
+from .sum_mlp import SumMLPClassifier
 
 
 # Options of DiffPoolClassifier that also shape the other models.
@@ -54,7 +55,8 @@ def build_model(
     ``sage-mean``, ``sage-set2set``, ``sage-sort``, and ``s2v``, Structure2Vec with a sum
     readout) use only the GNN and MLP options and ``sort_k``. ``ecc`` is
     :class:`ECCClassifier`, conditioned on ``num_edge_labels`` one-hot edge labels;
-    ``patchy-san`` is :class:`PatchySAN` (``patchy_width``, ``patchy_field``).
+    ``patchy-san`` is :class:`PatchySAN` (``patchy_width``, ``patchy_field``); ``sum-mlp`` is
+    :class:`SumMLPClassifier` (``mlp_hidden``, ``dropout``; no GNN).
     ``node_encoder="atom"`` puts OGB's ``AtomEncoder`` (of the GNN hidden size)
     in front, and with ``conv="gine"`` ``edge_encoder="bond"`` adds its
     ``BondEncoder`` (see :class:`EncodedClassifier`). ``input_norm`` puts a BatchNorm of the
@@ -88,6 +90,9 @@ def build_model(
     elif name == "ecc":
         ecc = {k: v for k, v in options.items() if k in _ECC_OPTIONS}
         model = ECCClassifier(in_feats, num_classes, num_edge_labels, **ecc)
+    elif name == "sum-mlp":
+        model = SumMLPClassifier(in_feats, num_classes, **{k: v for k, v in options.items()
+                                                            if k in ("mlp_hidden", "dropout")})
     elif name in FLAT_MODELS:
         flat = {k: v for k, v in options.items() if k in _FLAT_OPTIONS}
         model = FlatGNNClassifier(in_feats, num_classes, readout=FLAT_MODELS[name], sort_k=sort_k, **flat)
@@ -111,6 +116,7 @@ __all__ = [
     "FlatGNNClassifier",
     "PatchySAN",
     "SortPoolReadout",
+    "SumMLPClassifier",
     "build_model",
     "check_pool_levels",
     "level_cluster_counts",
