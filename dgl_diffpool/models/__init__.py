@@ -92,7 +92,7 @@ def build_model(
         model = ECCClassifier(in_feats, num_classes, num_edge_labels, **ecc)
     elif name == "sum-mlp":
         model = SumMLPClassifier(in_feats, num_classes, **{k: v for k, v in options.items()
-                                                            if k in ("mlp_hidden", "dropout")})
+                                                            if k in ("mlp_hidden", "dropout", "batch_norm")})
     elif name in FLAT_MODELS:
         flat = {k: v for k, v in options.items() if k in _FLAT_OPTIONS}
         model = FlatGNNClassifier(in_feats, num_classes, readout=FLAT_MODELS[name], sort_k=sort_k, **flat)
