@@ -18,7 +18,7 @@ from .engine import train
 from .preflight import build_config_model, load_config_dataset, prepare_run
 from .progress import Progress
 from .rundir import SELECTION_FILE, SETUP_LOCK_FILE, SUMMARY_FILE, folder_lock, read_json, run_folder, write_json
-from .selection import without_password, select_and_assess
+from .selection import select_and_assess, without_password
 from .space import SearchSpace
 
 
