@@ -19,7 +19,7 @@ from click.core import ParameterSource
 from dgl_diffpool import __version__
 from dgl_diffpool.errors import DiffPoolError
 from dgl_diffpool.names import (BENCH_MODELS, CONV_TYPES, DEFAULT_DATASET, LR_SCHEDULES, METRIC_LABELS, MIRROR_ENV,
-                                MODELS, OGB_DATASETS, PROTOCOLS, READOUTS, TU_DATASETS, resolve_dataset_name)
+                                MODELS, MONITORS, OGB_DATASETS, PROTOCOLS, READOUTS, TU_DATASETS, resolve_dataset_name)
 from dgl_diffpool.training.config import RunConfig
 
 DEFAULTS = RunConfig()
@@ -78,6 +78,9 @@ TRAIN_OPTIONS: dict[str, list[tuple[str, str, Any, str]]] = {
          "Processes that prepare batches while the model trains (0: the training process itself)."),
         ("--epochs", "epochs", click.IntRange(min=1), "Maximum number of epochs."),
         ("--patience", "patience", click.IntRange(min=1), "Early stopping: epochs without validation gain."),
+        ("--monitor", "monitor", click.Choice(MONITORS),
+         "What picks the best epoch and stops early: the validation score (ties: lower loss), or the "
+         "validation task loss (smoother on small validation splits)."),
         ("--clip", "clip", click.FloatRange(0, min_open=True), "Gradient norm clipping threshold."),
         ("--device", "device", str, "cpu, cuda or cuda:N."),
     ],

@@ -40,6 +40,8 @@ BENCH_MODELS = MODELS + KERNELS
 CONV_TYPES = ("sage", "gcn", "gin", "gine", "s2v")
 READOUTS = ("max", "mean", "sum")
 LR_SCHEDULES = ("constant", "cosine")  # cosine: from --lr down to 0 over --epochs
+# What picks the best epoch and drives early stopping: the validation score, or the task loss.
+MONITORS = ("score", "loss")
 PROTOCOLS = ("auto", "holdout", "cv", "official")
 METRIC_LABELS = {"acc": "accuracy", "rocauc": "ROC-AUC", "ap": "average precision"}
 

@@ -8,6 +8,7 @@ import torch
 
 from dgl_diffpool.errors import CheckpointError, ConfigError, RunFolderError
 from dgl_diffpool.training import RunConfig, load_checkpoint, model_from_checkpoint, save_checkpoint, train
+from dgl_diffpool.training.engine import improves
 
 
 def _config(data_dir, **kw):
@@ -64,6 +65,30 @@ def test_early_stopping_and_selection(tmp_path, data_dir):
     best = max(rows, key=lambda r: (r["val_acc"], -r["val_loss"]))
     assert result.best_epoch == best["epoch"] and result.val_score == best["val_acc"]
     assert result.epochs_run == result.best_epoch + 1 + 2
+
+
+def test_what_counts_as_a_better_epoch():
+    best = dict(val_score=0.70, val_loss=0.9, val_ce=0.6)
+    epoch = lambda acc, loss, ce: dict(acc=acc, loss=loss, ce=ce)  # noqa: E731
+    assert improves("score", epoch(0.71, 5.0, 5.0), "acc", best)  # a higher score, however bad the loss
+    assert improves("score", epoch(0.70, 0.8, 0.7), "acc", best)  # a tie goes to the lower (total) loss
+    assert not improves("score", epoch(0.70, 0.9, 0.1), "acc", best)
+    assert not improves("loss", epoch(0.99, 0.1, 0.6), "acc", best)  # only the task loss counts
+    assert improves("loss", epoch(0.10, 9.0, 0.59), "acc", best)  # auxiliary losses (in loss) do not
+
+
+def test_early_stopping_on_the_validation_loss(tmp_path, data_dir):
+    config = _config(data_dir, epochs=30, patience=2, lr=0.3, seed=1)  # its loss falls on after its best score
+    by_score = train(config, str(tmp_path / "score"))
+    by_loss = train(dataclasses.replace(config, monitor="loss"), str(tmp_path / "loss"))
+    rows = _metrics(str(tmp_path / "loss"))
+    best = min(rows, key=lambda r: r["val_ce"])
+    assert by_loss.best_epoch == best["epoch"] and by_loss.val_score == best["val_acc"]
+    assert by_loss.stopped_early and by_loss.epochs_run == by_loss.best_epoch + 1 + 2
+    # The same training up to the earlier stop; there the loss still fell, so training went on.
+    common = min(by_score.epochs_run, by_loss.epochs_run)
+    assert rows[:common] == _metrics(str(tmp_path / "score"))[:common]
+    assert by_loss.best_epoch > by_score.best_epoch and by_loss.epochs_run > by_score.epochs_run
 
 
 def test_existing_run_needs_resume_and_same_config(tmp_path, data_dir):
@@ -126,6 +151,7 @@ def test_bad_checkpoints(tmp_path, data_dir):
         (dict(max_padded_nodes=-1), "max padded nodes must be >= 0"),
         (dict(seeds=0), "seeds must be >= 1"),
         (dict(lr_schedule="step"), "learning-rate schedule must be one of constant, cosine, got 'step'"),
+        (dict(monitor="val_acc"), "monitor must be one of score, loss, got 'val_acc'"),
     ],
 )
 def test_config_rejects_nonsense(kw, message):

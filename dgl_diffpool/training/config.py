@@ -9,8 +9,8 @@ from typing import Any, Optional
 
 from .. import defaults
 from ..errors import ConfigError
-from ..names import (DEFAULT_DATASET, CONV_TYPES, LR_SCHEDULES, MODELS, PROTOCOLS, READOUTS, canonical_dataset,
-                     resolved_protocol)
+from ..names import (DEFAULT_DATASET, CONV_TYPES, LR_SCHEDULES, MODELS, MONITORS, PROTOCOLS, READOUTS,
+                     canonical_dataset, resolved_protocol)
 
 # Options a resumed run may change: where it runs, where data live, how long it may go on.
 RESUMABLE_FIELDS = ("device", "data_dir", "mirror", "epochs", "loader_workers")
@@ -60,6 +60,7 @@ class RunConfig:
     loader_workers: int = defaults.LOADER_WORKERS
     epochs: int = 60
     patience: int = 20
+    monitor: str = "score"
     clip: float = 2.0
     protocol: str = "auto"
     folds: int = 10
@@ -96,6 +97,7 @@ class RunConfig:
             (self.max_padded_nodes >= 0, f"max padded nodes must be >= 0 (0: no cap), got {self.max_padded_nodes}"),
             (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
             (self.patience >= 1, f"patience must be >= 1, got {self.patience}"),
+            (self.monitor in MONITORS, f"monitor must be one of {', '.join(MONITORS)}, got {self.monitor!r}"),
             (self.protocol in PROTOCOLS, f"protocol must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}"),
             (self.folds >= 2, f"cross-validation needs at least 2 folds, got {self.folds}"),
             (self.seeds >= 1, f"seeds must be >= 1, got {self.seeds}"),

@@ -172,6 +172,20 @@ def epoch_lr(config: RunConfig, epoch: int) -> float:
     return config.lr
 
 
+def improves(monitor: str, valid: dict[str, float], metric: str, best: dict[str, Any]) -> bool:
+    """Whether an epoch's validation numbers ``valid`` beat ``best`` (which keeps the best epoch's
+    ``val_score``, ``val_loss`` and ``val_ce``).
+
+    ``monitor="score"``: a higher ``metric``, ties going to the lower loss. ``"loss"``: a lower
+    task loss (``ce``, without the auxiliary losses, which say how the graph was pooled, not how
+    well it was classified). On a small validation split the score moves in steps of one graph
+    and its best epoch is often an early lucky one; the loss moves smoothly.
+    """
+    if monitor == "loss":
+        return valid["ce"] < best.get("val_ce", math.inf)
+    return valid[metric] > best["val_score"] or (valid[metric] == best["val_score"] and valid["loss"] < best["val_loss"])
+
+
 def make_optimizer(model: nn.Module, config: RunConfig) -> torch.optim.Optimizer:
     """Adam with the run's learning rate and weight decay."""
     # foreach: multi-tensor kernels instead of a Python loop over the parameters (not the default on
@@ -219,7 +233,9 @@ def train(
 
     ``run_dir`` receives ``config.json``, ``metrics.jsonl`` (one row per epoch),
     ``last.pt`` (everything needed to resume, rewritten atomically each epoch),
-    ``best.pt`` (the selected model) and ``summary.json``. A folder that already holds
+    ``best.pt`` (the model of the best validation epoch, by ``config.monitor``: see
+    :func:`improves`; ``config.patience`` epochs without a better one stop the run) and
+    ``summary.json``. A folder that already holds
     a run is refused unless ``resume``, which continues it from ``last.pt`` (or from the
     start if it was interrupted before its first epoch) and ends exactly as an
     uninterrupted run would; see :func:`~dgl_diffpool.training.rundir.run_folder`. A resume
@@ -272,7 +288,7 @@ def _fit(
     optimizer = make_optimizer(model, config)
     trained = wrap_model(model, device)  # DistributedDataParallel under torchrun, else the model itself
     history: list[dict[str, Any]] = []
-    best = dict(epoch=-1, val_score=-float("inf"), val_loss=float("inf"))
+    best = dict(epoch=-1, val_score=-float("inf"), val_loss=float("inf"), val_ce=float("inf"))
     bad_epochs, start = 0, 0
     if state is not None:
         saved = RunConfig.from_dict(state["config"])
@@ -315,10 +331,8 @@ def _fit(
             row = {"epoch": epoch, **{f"train_{k}": v for k, v in tr.items()},
                    **{f"val_{k}": v for k, v in va.items()}, "lr": lr, "seconds": time.perf_counter() - tick}
             history.append(row)
-            improved = va[metric] > best["val_score"] or (
-                va[metric] == best["val_score"] and va["loss"] < best["val_loss"])
-            if improved:
-                best = dict(epoch=epoch, val_score=va[metric], val_loss=va["loss"])
+            if improves(config.monitor, va, metric, best):
+                best = dict(epoch=epoch, val_score=va[metric], val_loss=va["loss"], val_ce=va["ce"])
                 bad_epochs = 0
                 save_checkpoint(best_path, dict(config=config.to_dict(), model_shape=shape, epoch=epoch,
                                                 model=model.state_dict(), splits=split_lists))
