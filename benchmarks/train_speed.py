@@ -8,7 +8,10 @@ resident memory is its own), one after the other:
 * ``pyg-dense``: PyG's ``dense_diff_pool`` + ``DenseSAGEConv``, each batch padded to its
   largest graph (``benchmarks/pyg_dense_diffpool.py``);
 * ``ours-fixed``: dgl-diffpool with the same fixed cluster counts (like for like);
-* ``ours-fast``: adaptive cluster counts and size-bucketed batches with a cap on padded nodes.
+* ``ours-fast``: adaptive cluster counts and size-bucketed batches with a cap on padded nodes;
+* ``sage-mean``: the flat baseline (the same GraphSAGE, mean of the node embeddings, no pooling)
+  with ``ours-fast``'s batches: what DiffPool's pooling costs on top of its GNN (the paper: "no
+  significant additional running time").
 
 All use batch 20, 2 pooling levels, 3 SAGE layers of 64 per GNN, ratio 0.25 of the
 dataset's largest graph, Adam, one thread per process unless ``--threads``. Each
@@ -28,7 +31,7 @@ import subprocess
 import sys
 import time
 
-VARIANTS = ("pyg-dense", "ours-fixed", "ours-fast")
+VARIANTS = ("pyg-dense", "ours-fixed", "ours-fast", "sage-mean")
 COMMON = dict(pool_levels=2, ratio=0.25, gnn_layers=3, hidden=64, batch_size=20)
 
 
@@ -53,7 +56,7 @@ def worker(variant: str, dataset: str, data_dir: str, mirror: str | None, warmup
     data = load_dataset(dataset, data_dir, mirror=mirror)
     torch.manual_seed(0)
     order = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))
-    batching = dict(bucket=True, max_padded_nodes=max_padded) if variant == "ours-fast" else {}
+    batching = dict(bucket=True, max_padded_nodes=max_padded) if variant in ("ours-fast", "sage-mean") else {}
     if variant == "pyg-dense":
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         from pyg_dense_diffpool import PyGDenseDiffPool
@@ -65,9 +68,9 @@ def worker(variant: str, dataset: str, data_dir: str, mirror: str | None, warmup
             logits, aux = model(batch.graph, batch.feat)
             return task_loss(data.task, logits, batch.labels) + aux
     else:
-        model = build_model("diffpool", **data.model_shape(), pool_levels=COMMON["pool_levels"],
-                            ratio=COMMON["ratio"], gnn_layers=COMMON["gnn_layers"], hidden_feats=COMMON["hidden"],
-                            adaptive_clusters=variant == "ours-fast")
+        model = build_model("sage-mean" if variant == "sage-mean" else "diffpool", **data.model_shape(),
+                            pool_levels=COMMON["pool_levels"], ratio=COMMON["ratio"], gnn_layers=COMMON["gnn_layers"],
+                            hidden_feats=COMMON["hidden"], adaptive_clusters=variant == "ours-fast")
 
         def step(batch):
             out = model(batch.graph, batch.feat, edge_feat=batch.edge_feat)
