@@ -203,6 +203,8 @@ def test_log_lines_tensorboard_test_scores_and_file_modes(runner, tmp_path, data
     epochs = [line.split(":")[0] for line in result.output.splitlines() if line.startswith("epoch ")]
     assert epochs == ["epoch 3/4", "epoch 4/4"] and "\r" not in result.output
     summary = json.load(open(out / "summary.json"))
+    last = next(line for line in result.output.splitlines() if line.startswith("epoch 4/4"))
+    assert f"(selected {summary['val_score']:.4f} at epoch {summary['best_epoch'] + 1})" in last
     events = EventAccumulator(str(out / "tensorboard"))
     events.Reload()
     (test,) = events.Scalars("acc/test")

@@ -69,13 +69,13 @@ class EpochReport:
         if self.progress.bar:
             self.bar.update(1)
             self.bar.set_postfix(loss=f"{train['loss']:.3f}", **{f"val_{metric}": f"{valid[metric]:.3f}"},
-                                 best=f"{best['val_score']:.3f}")
+                                 selected=f"{best['val_score']:.3f}")
             return
         every = self.progress.every
         if every and ((epoch + 1) % every == 0 or epoch + 1 == self.total):
             self.progress.say(
                 f"epoch {epoch + 1}/{self.total}: train loss {train['loss']:.4f}, validation {METRIC_LABELS[metric]} "
-                f"{valid[metric]:.4f} (best {best['val_score']:.4f} at epoch {best['epoch'] + 1}), {seconds:.1f} s")
+                f"{valid[metric]:.4f} (selected {best['val_score']:.4f} at epoch {best['epoch'] + 1}), {seconds:.1f} s")
 
     def close(self) -> None:
         self.bar.close()
