@@ -80,7 +80,7 @@ TRAIN_OPTIONS: dict[str, list[tuple[str, str, Any, str]]] = {
         ("--patience", "patience", click.IntRange(min=1), "Early stopping: epochs without validation gain."),
         ("--monitor", "monitor", click.Choice(MONITORS),
          "What picks the best epoch and stops early: the validation score (ties: lower loss), or the "
-         "validation task loss (smoother on small validation splits)."),
+         "validation task loss (smoother, but it stopped ENZYMES too early)."),
         ("--clip", "clip", click.FloatRange(0, min_open=True), "Gradient norm clipping threshold."),
         ("--device", "device", str, "cpu, cuda or cuda:N."),
     ],

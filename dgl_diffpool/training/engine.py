@@ -178,12 +178,14 @@ def improves(monitor: str, valid: dict[str, float], metric: str, best: dict[str,
 
     ``monitor="score"``: a higher ``metric``, ties going to the lower loss. ``"loss"``: a lower
     task loss (``ce``, without the auxiliary losses, which say how the graph was pooled, not how
-    well it was classified). On a small validation split the score moves in steps of one graph
-    and its best epoch is often an early lucky one; the loss moves smoothly.
+    well it was classified). The loss moves smoothly where a score over a small validation split
+    moves in steps of one graph, but it can bottom out while the score still climbs (ENZYMES:
+    6.5 points worse over 10 folds, README "Which options move the numbers").
     """
     if monitor == "loss":
         return valid["ce"] < best.get("val_ce", math.inf)
-    return valid[metric] > best["val_score"] or (valid[metric] == best["val_score"] and valid["loss"] < best["val_loss"])
+    score, best_score = valid[metric], best["val_score"]
+    return score > best_score or (score == best_score and valid["loss"] < best["val_loss"])
 
 
 def make_optimizer(model: nn.Module, config: RunConfig) -> torch.optim.Optimizer:
