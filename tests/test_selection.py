@@ -273,6 +273,46 @@ def test_two_workers_give_the_results_of_one_and_a_killed_selection_resumes(tmp_
     assert _results(cut) == _results(one)
 
 
+def _live_processes_of_group(group: int, grace: float = 2.0) -> list[int]:
+    """Processes of a process group that are not zombies, after up to ``grace`` seconds to exit
+    (a zombie only waits to be reaped, which a container's init may never do)."""
+    deadline = time.monotonic() + grace
+    while True:
+        live = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:  # exited meanwhile
+                continue
+            if int(fields[2]) == group and fields[0] != "Z":
+                live.append(int(pid))
+        if not live or time.monotonic() > deadline:
+            return live
+        time.sleep(0.1)
+
+
+def test_sigterm_stops_every_worker_and_its_batch_loader(tmp_path, data_dir):
+    out = str(tmp_path / "run")
+    # Batches of 3: enough batches per epoch for the loader worker processes to start.
+    proc = _select(["--select", _space_file(tmp_path), "--jobs", "2"], data_dir, out, popen=True,
+                   extra=["--batch-size", "3", "--epochs", "100", "--patience", "100"])
+    deadline = time.monotonic() + 300
+    while not os.path.exists(os.path.join(out, "fold-0", "candidate-1", "last.pt")):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGTERM)  # the main process only, as a scheduler's kill does
+    output = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 128 + signal.SIGTERM, output
+    assert f"Error: interrupted; continue with: dgl-diffpool train --out {out} --resume" in output
+    assert "leaked" not in output and "Traceback" not in output, output
+    assert _live_processes_of_group(proc.pid) == [], "worker or loader processes outlived the run"
+    resumed = _select(["--resume", "--jobs", "1"], data_dir, out,  # its trainings end after an epoch
+                      extra=["--batch-size", "3", "--patience", "100", "--epochs", "1"])
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    rows = json.load(open(os.path.join(out, "summary.json")))["per_fold"]
+    assert [len(r["final_test_scores"]) for r in rows] == [2, 2]
+
+
 def test_bench_gives_every_model_the_same_selection(tmp_path, data_dir):
     from dgl_diffpool.training.kernel_svm import C_GRID, kernel_cross_validate, kernel_matrix
 

@@ -23,6 +23,7 @@ import datetime
 import json
 import multiprocessing
 import os
+import signal
 import socket
 import statistics
 import sys
@@ -354,9 +355,17 @@ class _Worker:
         self.echo(f"[{done}/{self.total}] {what}: {score}; ETA {eta / 60:.1f} min")
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt()
+
+
 def _work(plan: Plan, progress: bool, jobs: int, index: int) -> None:
     """A worker process: one thread, its own line per finished training."""
     torch.set_num_threads(1)
+    # The main process stops its workers with SIGTERM: unwind as on Ctrl-C, so that the batch
+    # loader's processes and queues are shut down. Killed outright, a worker left them running
+    # (holding the run's output open) and their semaphores leaked.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         _Worker(plan, lambda line: print(line, flush=True), progress, jobs, index).run()
     except DiffPoolError as exc:
