@@ -1,7 +1,9 @@
 """The graph store: batches equal to dgl.batch, memory-mapped round trips, rebuilt old caches,
 batches from worker processes equal to those made in-process, and OGB graphs equal to ogb's own."""
 import json
+import multiprocessing
 import os
+import sys
 
 import dgl
 import numpy as np
@@ -162,6 +164,35 @@ def test_worker_batches_equal_in_process_batches(shard, monkeypatch):
         assert torch.equal(a.graph.batch_num_nodes(), b.graph.batch_num_nodes())
     with pytest.raises(ValueError, match="workers must be >= 0"):
         next(iterate_batches(data, indices, 6, workers=-1))
+
+
+def _children_cmdlines() -> list[str]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            ppid = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+            if ppid == os.getpid():
+                found.append(open(f"/proc/{pid}/cmdline").read().replace("\0", " "))
+        except OSError:  # exited meanwhile
+            continue
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="loader workers fork on Linux only")
+def test_loader_workers_fork_in_a_process_whose_default_is_spawn(monkeypatch):
+    # A selection worker is such a process: spawned loader workers would import torch every pass.
+    monkeypatch.setattr(batching, "WORKER_MIN_BATCHES", 2)
+    data = GraphClassificationData("s", _graphs([3] * 30), torch.arange(30) % 2)
+    before = multiprocessing.get_start_method(allow_none=True)
+    multiprocessing.set_start_method("spawn", force=True)
+    try:
+        passing = iterate_batches(data, torch.arange(30), 4, workers=1)
+        next(passing)
+        children = _children_cmdlines()
+        assert len(list(passing)) == 7
+    finally:
+        multiprocessing.set_start_method(before, force=True)
+    assert children and not [c for c in children if "multiprocessing.spawn" in c], children
 
 
 def test_a_short_pass_is_batched_in_process(monkeypatch):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from typing import Iterator, NamedTuple, Optional
 
 import dgl
@@ -15,6 +16,10 @@ from .store import GraphStore, assemble
 # Starting loader workers costs about 0.1 s per pass (measured: README, loader workers); a pass of
 # fewer batches than this is made in this process, where a batch costs about a millisecond.
 WORKER_MIN_BATCHES = 64
+# Forked, not started the process's default way: in a selection worker (a spawned process, whose
+# default is spawn) a spawned loader worker imports torch anew every pass, 5 s before the first
+# batch of a D&D epoch. Forking is what the loader does by default on Linux elsewhere.
+LOADER_CONTEXT = "fork" if sys.platform.startswith("linux") else None
 
 
 class GraphBatch(NamedTuple):
@@ -126,7 +131,8 @@ def iterate_batches(
         shares.append(share)
     if workers and len(plan) >= WORKER_MIN_BATCHES:
         parts = map(_from_numpy, DataLoader(_BatchParts(data.store, plan), batch_size=None, collate_fn=_as_is,
-                                            num_workers=min(workers, len(plan)), prefetch_factor=4))
+                                            num_workers=min(workers, len(plan)), prefetch_factor=4,
+                                            multiprocessing_context=LOADER_CONTEXT))
     else:
         parts = map(data.store.batch_parts, plan)
     for chunk, share, part in zip(plan, shares, parts):
