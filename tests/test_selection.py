@@ -18,6 +18,7 @@ from dgl_diffpool.training.checkpoint import load_checkpoint, model_from_checkpo
 from dgl_diffpool.training.cross_validation import make_folds
 from dgl_diffpool.training.space import SearchSpace, load_space
 from dgl_diffpool_cli import cli
+from procfs import processes
 
 TINY = dict(protocol="cv", folds=2, epochs=2, hidden=8, mlp_hidden=8, batch_size=64)
 SPACE = SearchSpace({"lr": [0.001, 0.01]})
@@ -278,14 +279,7 @@ def _live_processes_of_group(group: int, grace: float = 2.0) -> list[int]:
     (a zombie only waits to be reaped, which a container's init may never do)."""
     deadline = time.monotonic() + grace
     while True:
-        live = []
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-            except OSError:  # exited meanwhile
-                continue
-            if int(fields[2]) == group and fields[0] != "Z":
-                live.append(int(pid))
+        live = [p.pid for p in processes() if p.pgrp == group and p.state != "Z"]
         if not live or time.monotonic() > deadline:
             return live
         time.sleep(0.1)

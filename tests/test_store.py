@@ -18,6 +18,7 @@ from dgl_diffpool.data import store as store_mod
 from dgl_diffpool.data.store import GraphStore, open_store, save_store
 from dgl_diffpool.errors import DatasetError
 
+from procfs import command_line, processes
 from test_data import _same_graph
 
 
@@ -166,18 +167,6 @@ def test_worker_batches_equal_in_process_batches(shard, monkeypatch):
         next(iterate_batches(data, indices, 6, workers=-1))
 
 
-def _children_cmdlines() -> list[str]:
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            ppid = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
-            if ppid == os.getpid():
-                found.append(open(f"/proc/{pid}/cmdline").read().replace("\0", " "))
-        except OSError:  # exited meanwhile
-            continue
-    return found
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="loader workers fork on Linux only")
 def test_loader_workers_fork_in_a_process_whose_default_is_spawn(monkeypatch):
     # A selection worker is such a process: spawned loader workers would import torch every pass.
@@ -188,11 +177,11 @@ def test_loader_workers_fork_in_a_process_whose_default_is_spawn(monkeypatch):
     try:
         passing = iterate_batches(data, torch.arange(30), 4, workers=1)
         next(passing)
-        children = _children_cmdlines()
+        children = [command_line(p.pid) for p in processes() if p.ppid == os.getpid()]
         assert len(list(passing)) == 7
     finally:
         multiprocessing.set_start_method(before, force=True)
-    ours = open("/proc/self/cmdline").read().replace("\0", " ")
+    ours = command_line(os.getpid())
     assert ours in children, children  # a forked loader worker runs our command line
     assert not [c for c in children if "multiprocessing.spawn" in c], children
 
