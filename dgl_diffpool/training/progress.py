@@ -60,13 +60,15 @@ class EpochReport:
 
     def __init__(self, progress: Progress, start: int, total: int, metric: str) -> None:
         self.progress, self.total, self.metric = progress, total, metric
-        self.bar = tqdm(total=total, initial=start, desc=progress.label or "epochs", unit="ep", leave=False,
-                        disable=not progress.bar)
+        # No bar, no tqdm: even a disabled one makes a multiprocessing lock, which a selection
+        # worker stopped by SIGTERM leaves to the resource tracker (a warning after the error line).
+        self.bar = None if not progress.bar else tqdm(total=total, initial=start, desc=progress.label or "epochs",
+                                                      unit="ep", leave=False)
 
     def update(self, epoch: int, train: dict[str, Any], valid: dict[str, Any], best: dict[str, Any],
                seconds: float) -> None:
         metric = self.metric
-        if self.progress.bar:
+        if self.bar is not None:
             self.bar.update(1)
             self.bar.set_postfix(loss=f"{train['loss']:.3f}", **{f"val_{metric}": f"{valid[metric]:.3f}"},
                                  selected=f"{best['val_score']:.3f}")
@@ -78,7 +80,8 @@ class EpochReport:
                 f"{valid[metric]:.4f} (selected {best['val_score']:.4f} at epoch {best['epoch'] + 1}), {seconds:.1f} s")
 
     def close(self) -> None:
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()
 
 
 __all__ = ["EpochReport", "Progress"]

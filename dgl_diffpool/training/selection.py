@@ -355,17 +355,19 @@ class _Worker:
         self.echo(f"[{done}/{self.total}] {what}: {score}; ETA {eta / 60:.1f} min")
 
 
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt()
+def _stop(signum: int, frame: Any) -> None:
+    """SIGTERM from the main process: stop at once, as by default (the trial resumes from its
+    last checkpoint), but take the batch loader's processes along: orphaned, they held the
+    run's output open. Unwinding instead (KeyboardInterrupt) could deadlock on a lock it broke."""
+    for child in multiprocessing.active_children():
+        child.terminate()
+    os._exit(128 + signum)
 
 
 def _work(plan: Plan, progress: bool, jobs: int, index: int) -> None:
     """A worker process: one thread, its own line per finished training."""
     torch.set_num_threads(1)
-    # The main process stops its workers with SIGTERM: unwind as on Ctrl-C, so that the batch
-    # loader's processes and queues are shut down. Killed outright, a worker left them running
-    # (holding the run's output open) and their semaphores leaked.
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, _stop)
     try:
         _Worker(plan, lambda line: print(line, flush=True), progress, jobs, index).run()
     except DiffPoolError as exc:
