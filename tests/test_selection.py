@@ -2,6 +2,7 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -272,6 +273,55 @@ def test_two_workers_give_the_results_of_one_and_a_killed_selection_resumes(tmp_
     resumed = _select(["--resume", "--jobs", "1"], data_dir, cut)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert _results(cut) == _results(one)
+
+
+def test_a_packed_selection_resumes_on_another_machine_to_the_uninterrupted_results(tmp_path, data_dir):
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
+    import optuna
+    import pack_run
+
+    space = _space_file(tmp_path)
+    one, cut = str(tmp_path / "one"), str(tmp_path / "cut")
+    proc = _select(["--select", space, "--jobs", "1"], data_dir, one)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = _select(["--select", space, "--jobs", "2"], data_dir, cut, popen=True)
+    deadline = time.monotonic() + 300
+    while not os.path.exists(os.path.join(cut, "fold-0", "candidate-1", "last.pt")):  # a training under way
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    archive = str(tmp_path / "cut.tar.gz")
+    assert pack_run.main([cut, archive]) == 0
+    assert pack_run.main([cut, archive]) == 2  # never replaced unasked
+    import tarfile
+
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+        tar.extractall(tmp_path / "moved", filter="data")
+    assert "cut/selection.db" in names and "cut/folds.json" in names
+    assert not [n for n in names if n.endswith(".pt") or n.endswith(".lock")]
+    assert not [n for n in names if n.startswith("cut/fold-0/candidate-1")]  # unfinished: trained again
+    moved = str(tmp_path / "moved" / "cut")
+    # On the new machine the killed worker's number belongs to another, later process (same host name),
+    # started later than the start times' resolution (a second).
+    time.sleep(2.0)
+    later = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        storage = optuna.storages.RDBStorage(f"sqlite:///{moved}/selection.db")
+        running = [(s.study_name, t._trial_id) for s in optuna.get_all_study_summaries(storage)
+                   for t in optuna.load_study(study_name=s.study_name, storage=storage).trials
+                   if t.state == optuna.trial.TrialState.RUNNING]
+        assert "fold-0" in {name for name, _ in running}
+        for _, trial_id in running:
+            storage.set_trial_user_attr(trial_id, "worker", f"{socket.gethostname()}:{later.pid}")
+        storage.engine.dispose()
+        resumed = _select(["--resume", "--jobs", "1"], data_dir, moved)
+    finally:
+        later.kill()
+        later.wait()
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert _results(moved) == _results(one)
 
 
 def _live_processes_of_group(group: int, grace: float = 2.0) -> list[int]:

@@ -268,6 +268,26 @@ def test_ecc_filters_depend_on_edge_labels(gen):
         model(g, x)
 
 
+@pytest.mark.parametrize("num_labels", [0, 3])
+def test_ecc_filters_per_label_equal_nnconvs_filters_per_edge(num_labels, gen):
+    from dgl_diffpool.models import ECCClassifier
+
+    # Two graphs, a node without in-edges (its mean is 0), duplicate edges; 5 -> 8 features (a linear residual).
+    g = dgl.batch([dgl.graph(([0, 1, 1, 2, 2], [1, 0, 2, 1, 1]), num_nodes=4), dgl.graph(([0, 1], [1, 2]))])
+    if num_labels:
+        g.edata["edge_label"] = torch.randint(0, num_labels, (g.num_edges(),), generator=gen)
+    x = torch.randn(g.num_nodes(), 5, generator=gen, requires_grad=True)
+    torch.manual_seed(0)
+    model = ECCClassifier(5, 2, num_edge_labels=num_labels, hidden_feats=8).double()
+    conv, x64 = model.convs[0], x.double()
+    ours = model._conv(conv, g, x64, model.edge_labels(g))
+    theirs = conv(g, x64, model.edge_features(g, x64))
+    assert torch.allclose(ours, theirs, atol=1e-12) and ours[3].abs().sum() > 0  # node 3: residual and bias only
+    weights = torch.randn_like(ours)
+    grads = [torch.autograd.grad((out * weights).sum(), [x, *conv.parameters()]) for out in (ours, theirs)]
+    assert all(torch.allclose(a, b, atol=1e-12) for a, b in zip(*grads))
+
+
 @pytest.mark.skipif(not os.environ.get("DGL_DIFFPOOL_MIRROR"), reason="DGL_DIFFPOOL_MIRROR is not set")
 def test_ecc_reads_mutag_edge_labels(tmp_path):
     from dgl_diffpool.data import load_dataset

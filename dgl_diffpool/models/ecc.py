@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Optional
 
 import dgl
+import dgl.function as fn
 import torch
 from dgl.nn import NNConv
 from torch import Tensor, nn
@@ -73,10 +74,10 @@ class ECCClassifier(nn.Module):
                 norm.reset_parameters()
         self.head.reset_parameters()
 
-    def edge_features(self, graph: dgl.DGLGraph, like: Tensor) -> Tensor:
-        """One-hot edge labels :math:`(E, L)`, or ones :math:`(E, 1)` without labels."""
+    def edge_labels(self, graph: dgl.DGLGraph) -> Tensor:
+        """Each edge's label, shape :math:`(E,)`: all 0 without labels."""
         if self.num_edge_labels == 0:
-            return like.new_ones(graph.num_edges(), 1)
+            return torch.zeros(graph.num_edges(), dtype=torch.long, device=graph.device)
         labels = graph.edata.get(EDGE_LABEL_KEY)
         if labels is None:
             raise ValueError(f"ECC was built for {self.num_edge_labels} edge labels but the graph has no "
@@ -84,7 +85,34 @@ class ECCClassifier(nn.Module):
         labels = labels.reshape(-1).long()
         if labels.numel() and (labels.min() < 0 or labels.max() >= self.num_edge_labels):
             raise ValueError(f"edge labels must be in 0..{self.num_edge_labels - 1}, got {int(labels.max())}")
-        return F.one_hot(labels, self.num_edge_labels).to(like.dtype)
+        return labels
+
+    def edge_features(self, graph: dgl.DGLGraph, like: Tensor) -> Tensor:
+        """One-hot edge labels :math:`(E, L)`, or ones :math:`(E, 1)` without labels."""
+        return F.one_hot(self.edge_labels(graph), max(self.num_edge_labels, 1)).to(like.dtype)
+
+    def _conv(self, conv: NNConv, graph: dgl.DGLGraph, h: Tensor, labels: Tensor) -> Tensor:
+        r"""``conv(graph, h, one_hot(labels))`` with one filter per label value instead of per edge.
+
+        NNConv generates an :math:`D_{in} \times D_{out}` filter for every edge and multiplies
+        each message by its own (memory :math:`E D_{in} D_{out}`); one-hot features take only
+        :math:`L` values, so :math:`h_u W_l` for every node and label, gathered per edge, is the
+        same sum for :math:`N L D_{out}` (to rounding).
+        """
+        num_labels = max(self.num_edge_labels, 1)
+        eye = torch.eye(num_labels, dtype=h.dtype, device=h.device)
+        filters = conv.edge_func(eye).view(num_labels, h.shape[-1], -1)
+        per_label = torch.einsum("nf,lfo->nlo", h, filters)
+        with graph.local_scope():
+            src, _ = graph.edges()
+            graph.edata["m"] = per_label[src, labels]
+            graph.update_all(fn.copy_e("m", "m"), fn.mean("m", "neigh"))
+            out = graph.dstdata["neigh"]
+        if conv.res_fc is not None:
+            out = out + conv.res_fc(h)
+        if conv.bias is not None:
+            out = out + conv.bias
+        return out
 
     def forward(
         self,
@@ -93,9 +121,9 @@ class ECCClassifier(nn.Module):
         edge_weight: Optional[Tensor] = None,
         edge_feat: Optional[Tensor] = None,
     ) -> ClassifierOutput:
-        efeat = self.edge_features(graph, feat)
+        labels = self.edge_labels(graph)
         h, outs = feat, []
         for conv, norm in zip(self.convs, self.norms):
-            h = self.dropout(norm(torch.relu(conv(graph, h, efeat))))
+            h = self.dropout(norm(torch.relu(self._conv(conv, graph, h, labels))))
             outs.append(h)
         return ClassifierOutput.without_aux(self.head(sparse_readout(graph, torch.cat(outs, dim=-1), "mean")))

@@ -54,14 +54,19 @@ PRUNE_AFTER_EPOCHS = 10
 _WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _alive(pid: int) -> bool:
+def _alive_since(pid: int, since: datetime.datetime) -> bool:
+    """Whether process ``pid`` exists and was started by ``since`` (a naive local time): a
+    process started later only reuses the number, as after a reboot or on a new machine of the
+    same name, to which a copied run folder moved."""
+    import psutil
+
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        started = psutil.Process(pid).create_time()
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
+    except psutil.AccessDenied:
         return True
-    return True
+    return started <= since.timestamp() + 1.0  # create_time counts in clock ticks
 
 
 @dataclass
@@ -277,7 +282,7 @@ class _Worker:
     def _dead(self, trial, fold: int, now: datetime.datetime) -> bool:
         host, _, pid = trial.user_attrs.get("worker", "").rpartition(":")
         if host == socket.gethostname() and pid.isdigit():
-            return not _alive(int(pid))
+            return not _alive_since(int(pid), trial.datetime_start)  # a running trial has a start
         if trial.datetime_start is None or now - trial.datetime_start < STALE_AFTER:
             return False  # claimed moments ago: its folder may not be locked yet
         folder = self._folder(fold, _key(trial), trial.user_attrs[_key(trial)])
