@@ -352,3 +352,17 @@ def test_small_link_loss_keeps_its_value_and_gradient_in_float32(level):
     (grad,) = torch.autograd.grad(out.link_loss, s)
     torch.testing.assert_close(out.link_loss.double(), want, rtol=1e-3, atol=0)
     torch.testing.assert_close(grad.double(), want_grad, rtol=1e-3, atol=0)
+
+
+def test_gram_square_norm_has_the_gradient_of_its_formula(gen):
+    from dgl_diffpool.nn.pooling import _gram_square_norm
+
+    s = torch.rand(3, 7, 4, generator=gen, dtype=torch.float64, requires_grad=True)
+    weights = torch.rand(3, generator=gen, dtype=torch.float64)
+    value = _gram_square_norm(s)
+    reference = torch.bmm(s.transpose(1, 2), s).pow(2).sum((-2, -1))
+    assert torch.allclose(value, reference, rtol=1e-14)
+    ours, = torch.autograd.grad((value * weights).sum(), s)
+    theirs, = torch.autograd.grad((reference * weights).sum(), s)
+    assert torch.allclose(ours, theirs, rtol=1e-12) and ours.abs().min() > 0
+    assert torch.autograd.gradcheck(_gram_square_norm, (s,))

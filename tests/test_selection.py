@@ -277,6 +277,8 @@ def test_two_workers_give_the_results_of_one_and_a_killed_selection_resumes(tmp_
 
 def test_a_packed_selection_resumes_on_another_machine_to_the_uninterrupted_results(tmp_path, data_dir):
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
+    import tarfile
+
     import optuna
     import pack_run
 
@@ -294,8 +296,6 @@ def test_a_packed_selection_resumes_on_another_machine_to_the_uninterrupted_resu
     archive = str(tmp_path / "cut.tar.gz")
     assert pack_run.main([cut, archive]) == 0
     assert pack_run.main([cut, archive]) == 2  # never replaced unasked
-    import tarfile
-
     with tarfile.open(archive) as tar:
         names = tar.getnames()
         tar.extractall(tmp_path / "moved", filter="data")
