@@ -366,3 +366,35 @@ def test_gram_square_norm_has_the_gradient_of_its_formula(gen):
     theirs, = torch.autograd.grad((reference * weights).sum(), s)
     assert torch.allclose(ours, theirs, rtol=1e-12) and ours.abs().min() > 0
     assert torch.autograd.gradcheck(_gram_square_norm, (s,))
+
+
+class MatmulDtypes(TorchDispatchMode):
+    """Records the dtype of every batched matrix product."""
+
+    def __init__(self):
+        super().__init__()
+        self.dtypes = set()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func is torch.ops.aten.bmm.default:
+            self.dtypes.add(args[0].dtype)
+        return func(*args, **(kwargs or {}))
+
+
+def test_sparse_gram_is_float32_unless_the_link_terms_cancel(gen):
+    # A soft assignment of a random graph: the terms do not cancel, every product stays float32 ...
+    g = random_graph(12, 0.3, gen)
+    logits = torch.randn(12, 4, generator=gen)
+    want, want_grad = _dense_link_reference(dense_adjacency(g), logits)
+    s = logits.clone().requires_grad_()
+    with MatmulDtypes() as seen:
+        out = sparse_diff_pool(g, torch.eye(12), s)
+        (grad,) = torch.autograd.grad(out.link_loss, s)
+    assert seen.dtypes == {torch.float32}
+    torch.testing.assert_close(out.link_loss.double(), want, rtol=1e-5, atol=0)
+    torch.testing.assert_close(grad.double(), want_grad, rtol=1e-4, atol=1e-9)
+    # ... and where S fits A they are recomputed in float64 (the value itself: the test above).
+    g, logits = _two_cliques()
+    with MatmulDtypes() as seen:
+        sparse_diff_pool(g, torch.eye(3), logits)
+    assert torch.float64 in seen.dtypes
