@@ -24,9 +24,9 @@ import tempfile
 SKIPPED_FILES = {".lock", ".setup.lock"}
 
 
-def finished_or_not_a_training(files: list[str]) -> bool:
-    """A training folder (it has per-epoch metrics) counts once its summary is written."""
-    return "metrics.jsonl" not in files or "summary.json" in files
+def unfinished_training(files: list[str]) -> bool:
+    """A training's folder (it has per-epoch metrics) without the summary written at its end."""
+    return "metrics.jsonl" in files and "summary.json" not in files
 
 
 def pack(run_dir: str, archive: str) -> tuple[int, int]:
@@ -41,7 +41,7 @@ def pack(run_dir: str, archive: str) -> tuple[int, int]:
             with tarfile.open(partial, "w:gz") as tar:
                 for root, dirs, files in os.walk(run_dir):
                     dirs.sort()
-                    if not finished_or_not_a_training(files):
+                    if unfinished_training(files):
                         dropped += 1
                         dirs[:] = []
                         continue
