@@ -252,6 +252,17 @@ def test_a_resumed_selection_keeps_its_storage_pruning_and_folds(tmp_path, data_
     assert plan.to_dict()["storage"] == "postgresql://user:***@host/db"
 
 
+def _kill_during_a_training(space, data_dir, out):
+    """A two-worker selection, killed (with its workers) while fold 0's candidate 1 trains."""
+    proc = _select(["--select", space, "--jobs", "2"], data_dir, out, popen=True)
+    deadline = time.monotonic() + 300
+    while not os.path.exists(os.path.join(out, "fold-0", "candidate-1", "last.pt")):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
 def test_two_workers_give_the_results_of_one_and_a_killed_selection_resumes(tmp_path, data_dir):
     space = _space_file(tmp_path)
     one, two, cut = (str(tmp_path / name) for name in ("one", "two", "cut"))  # cut: killed, then resumed
@@ -262,13 +273,7 @@ def test_two_workers_give_the_results_of_one_and_a_killed_selection_resumes(tmp_
         assert "[8/8]" in proc.stdout
     assert _results(one) == _results(two)
 
-    proc = _select(["--select", space, "--jobs", "2"], data_dir, cut, popen=True)
-    deadline = time.monotonic() + 300
-    while not os.path.exists(os.path.join(cut, "fold-0", "candidate-1", "last.pt")):  # a training under way
-        assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    _kill_during_a_training(space, data_dir, cut)
     assert not os.path.exists(os.path.join(cut, "summary.json"))
     resumed = _select(["--resume", "--jobs", "1"], data_dir, cut)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
@@ -286,13 +291,7 @@ def test_a_packed_selection_resumes_on_another_machine_to_the_uninterrupted_resu
     one, cut = str(tmp_path / "one"), str(tmp_path / "cut")
     proc = _select(["--select", space, "--jobs", "1"], data_dir, one)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    proc = _select(["--select", space, "--jobs", "2"], data_dir, cut, popen=True)
-    deadline = time.monotonic() + 300
-    while not os.path.exists(os.path.join(cut, "fold-0", "candidate-1", "last.pt")):  # a training under way
-        assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    _kill_during_a_training(space, data_dir, cut)
     archive = str(tmp_path / "cut.tar.gz")
     assert pack_run.main([cut, archive]) == 0
     assert pack_run.main([cut, archive]) == 2  # never replaced unasked

@@ -115,7 +115,7 @@ def _link_loss(sq_norm_a: Tensor, trace: Tensor, sts_sq: Tensor, num_nodes: Tens
 class _GramSquareNorm(torch.autograd.Function):
     """||S_b^T S_b||_F^2 per graph of a padded (B, n, K) assignment, with the gradient
     4 S (S^T S) as one product: autograd would form it twice, once per factor of S^T S, and
-    on D&D's largest graph (n = 5,748, K = 1,437) each is a float64 n K^2 product."""
+    on D&D's largest graph (n = 5,748, K = 1,437) each is an n K^2 product."""
 
     @staticmethod
     def forward(ctx, s: Tensor) -> Tensor:
