@@ -1,29 +1,35 @@
 """A task whose class no node's L-hop neighbourhood shows: can DiffPool learn it where a flat GNN cannot?
 
     python benchmarks/bridge_task.py --out DIR [--models sage-mean,diffpool] [--bridge-length 7]
-        [--graphs 1000] [--seed 0] [--degree-features] [--set gnn_layers=5 ...]
+        [--graphs 1000] [--community-size 4 7] [--p-in 0.9] [--degree-features] [--seed 0]
+        [--set gnn_layers=4 ...]
 
-Each graph is a ring of m cliques-with-chords (m = 4 or 6; 4 to 7 nodes each, ``--community-size``),
-half of kind A and half of kind B, each joined to the next by a path of ``--bridge-length`` edges.
-Node features are one-hot kinds (A, B, path node), with ``--degree-features`` also the one-hot degree.
-Class 0: the kinds alternate around the ring (every bridge joins A and B); class 1: they do not (some
-bridge joins two cliques of the same kind). Node counts, kinds and clique sizes have the same
-distribution in both classes.
+Each graph is a ring of m near-cliques (m = 4 or 6; ``--community-size`` nodes each, a cycle plus
+every chord with probability ``--p-in``), half of kind A and half of kind B, each joined to the next
+by a path of ``--bridge-length`` edges. Node features are one-hot kinds (A, B, path node), with
+``--degree-features`` also the one-hot degree. Class 0: the kinds alternate around the ring (every
+path joins A and B); class 1: they do not (some path joins two cliques of the same kind). Node
+counts, kinds and clique sizes have the same distribution in both classes. ``--seed`` seeds the
+graphs; a training's seed is ``--set seed=S``.
 
-With bridges of 2L + 1 edges no node's L-hop neighbourhood holds both ends of a bridge, so an L-layer
+With paths of 2L + 1 edges no node's L-hop neighbourhood holds both ends of a path, so an L-layer
 flat GNN sees the same distribution of neighbourhoods in both classes: chance, by construction. The
-middle edge of a bridge joins the two nodes L hops from either end: DiffPool's pooled adjacency
-SᵀAS (a sum over edges) differs between the classes, at second order in the difference of those two
+middle edge of a path joins the two nodes L hops from either end: DiffPool's pooled adjacency SᵀAS
+(a sum over edges) differs between the classes, at second order in the difference of those two
 nodes' assignments (``tests/test_expressiveness.py``). With 2L + 2 edges DiffPool is blind too.
 
 Every model trains with the ``train`` defaults (``--set key=value`` overrides a RunConfig field) on
-one stratified hold-out split (80/10/10) into ``OUT/MODEL[-overrides]``; rerunning skips finished
-runs. Prints validation and test accuracy, the first level's community recovery for DiffPool (ARI,
-NMI of argmax S against the cliques and bridges) and the wall time.
+one stratified hold-out split (80/10/10), one thread, into ``OUT/MODEL[-overrides]``; the graph
+options are recorded in ``OUT/graphs.json`` and another set is refused. Rerunning skips finished
+runs and resumes interrupted ones (their seconds then count the last part only). The runs'
+``config.json`` names the built-in dataset: their graphs are this script's. Prints validation and
+test accuracy, the first level's community recovery for DiffPool (ARI and NMI of argmax S against
+the cliques and paths) and the wall time.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import os
@@ -91,26 +97,33 @@ def make_graph(rng: np.random.Generator, label: int, bridge_length: int, communi
     return g
 
 
-def dataset(args: argparse.Namespace) -> GraphClassificationData:
-    rng = np.random.default_rng(args.seed)
-    labels = np.arange(args.graphs) % 2
+def dataset(graphs: int, seed: int, bridge_length: int, community_size: tuple[int, int], p_in: float,
+            degree_features: bool) -> GraphClassificationData:
+    rng = np.random.default_rng(seed)
+    labels = np.arange(graphs) % 2
     rng.shuffle(labels)
-    graphs = [make_graph(rng, int(y), args.bridge_length, tuple(args.community_size), args.p_in,
-                         args.degree_features) for y in labels]
-    return GraphClassificationData("bridge-task", graphs, torch.as_tensor(labels), 2)
+    made = [make_graph(rng, int(y), bridge_length, community_size, p_in, degree_features) for y in labels]
+    return GraphClassificationData("bridge-task", made, torch.as_tensor(labels), 2)
 
 
 def overrides(pairs: list[str]) -> dict[str, object]:
-    fields = RunConfig().to_dict()
+    """RunConfig fields from ``key=value`` pairs, each value converted to its field's type."""
+    fields = {f.name: f.type for f in dataclasses.fields(RunConfig)}
     out: dict[str, object] = {}
     for pair in pairs:
         key, _, value = pair.partition("=")
-        if key not in fields:
-            raise SystemExit(f"error: --set {pair}: {key!r} is not a RunConfig field")
+        if key not in fields or key in ("model", "dataset", "data_dir"):
+            raise SystemExit(f"error: --set {pair}: {key!r} is not a training option this script lets you set")
+        kind = fields[key]
         try:
-            out[key] = json.loads(value)  # 5, 0.2, false
+            if kind == "bool":
+                if value not in ("true", "false"):
+                    raise ValueError
+                out[key] = value == "true"
+            else:
+                out[key] = {"int": int, "float": float}.get(kind, str)(value)
         except ValueError:
-            out[key] = value  # gin
+            raise SystemExit(f"error: --set {pair}: {key} takes a value of type {kind}") from None
     return out
 
 
@@ -126,13 +139,26 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
-    if args.bridge_length < 1 or args.graphs < 10:
-        raise SystemExit("error: --bridge-length must be >= 1 and --graphs >= 10")
+    lo, hi = args.community_size
+    if args.bridge_length < 1 or args.graphs < 10 or not 3 <= lo <= hi or not 0.0 <= args.p_in <= 1.0:
+        raise SystemExit("error: need --bridge-length >= 1, --graphs >= 10, --community-size LO HI with "
+                         "3 <= LO <= HI and 0 <= --p-in <= 1")
     extra = overrides(args.set)
+    graph_options = dict(graphs=args.graphs, seed=args.seed, bridge_length=args.bridge_length,
+                         community_size=[lo, hi], p_in=args.p_in, degree_features=args.degree_features)
+    os.makedirs(args.out, exist_ok=True)
+    recorded = os.path.join(args.out, "graphs.json")
+    if os.path.exists(recorded):
+        with open(recorded) as fh:
+            if json.load(fh) != graph_options:
+                raise SystemExit(f"error: {args.out} holds runs on other graphs ({recorded}); choose another --out")
+    else:
+        with open(recorded, "w") as fh:
+            json.dump(graph_options, fh)
     torch.set_num_threads(1)
-    data = dataset(args)
+    data = dataset(**{**graph_options, "community_size": (lo, hi)})
     print(f"{args.graphs} graphs, {np.mean([g.num_nodes() for g in data.graphs]):.1f} nodes on average, "
-          f"bridges of {args.bridge_length} edges", flush=True)
+          f"paths of {args.bridge_length} edges", flush=True)
     print("| model | validation | test | community ARI / NMI | seconds |\n| --- | ---: | ---: | --- | ---: |")
     for model in args.models.split(","):
         name = "-".join([model] + [p.replace("=", "") for p in args.set])
@@ -145,7 +171,8 @@ def main() -> None:
             with open(summary, "w") as fh:
                 json.dump(dict(val=result.val_score, test=result.test_score, community=result.community,
                                seconds=time.time() - start), fh)
-        row = json.load(open(summary))
+        with open(summary) as fh:
+            row = json.load(fh)
         community = row["community"]
         recovery = f"{community['community_ari']:.3f} / {community['community_nmi']:.3f}" if community else ""
         print(f"| {name} | {row['val']:.2f} | {row['test']:.2f} | {recovery} | {row['seconds']:.0f} |", flush=True)
