@@ -23,7 +23,6 @@ import torch
 from dgl_diffpool.models import build_model
 
 
-
 def _ring(kinds: str, length: int) -> tuple[dgl.DGLGraph, torch.Tensor]:
     """Node ``4c`` of clique ``c`` is joined to node 1 of the next clique (around the ring) by a path
     of ``length`` edges; features are one-hot kinds (A, B, path node)."""
