@@ -41,6 +41,20 @@ def test_resume_equals_uninterrupted(tmp_path, data_dir):
     b = load_checkpoint(os.path.join(cut, "last.pt"))["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
 
+def test_a_run_killed_after_its_last_checkpoint_resumes_to_the_full_curve(tmp_path, data_dir):
+    config = _config(data_dir)
+    full = train(config, str(tmp_path / "full"))
+    # Killed after the last epoch's last.pt, before its metrics.jsonl row and summary.json were written.
+    cut = str(tmp_path / "cut")
+    train(config, cut)
+    rows = open(os.path.join(cut, "metrics.jsonl")).readlines()
+    open(os.path.join(cut, "metrics.jsonl"), "w").writelines(rows[:-1])
+    os.remove(os.path.join(cut, "summary.json"))
+    resumed = train(config, cut, resume=True)
+    assert len(rows) == config.epochs and _metrics(cut) == _metrics(str(tmp_path / "full"))
+    assert (resumed.epochs_run, resumed.test_score) == (full.epochs_run, full.test_score)
+
+
 
 def test_the_cosine_schedule_sets_each_epochs_learning_rate(tmp_path, data_dir):
     cosine = _config(data_dir, lr=0.01, lr_schedule="cosine")

@@ -307,6 +307,8 @@ def _fit(
         _set_rng_state(state["rng"])
         history, best, bad_epochs = state["history"], state["best"], state["bad_epochs"]
         start = state["epoch"] + 1
+        # A run killed between writing last.pt and metrics.jsonl left the curve an epoch short.
+        write_json(os.path.join(run_dir, "metrics.jsonl"), history, lines=True)
 
     writer = None
     if tensorboard and is_main_process():
