@@ -3,11 +3,11 @@
 A long assessment (a selection, a bench) may outlive the machine it runs on. The archive keeps
 what its results and a resume need: configurations, folds, the selection database, every
 finished training's metrics, summary and test predictions. It leaves out model checkpoints
-(``*.pt``, megabytes each), lock files and the folders of trainings that had not finished: a
-resume trains those again from their start, with the same seeds, so the results are those of an
-uninterrupted run. The selection database is copied with SQLite's backup, consistent even while
-the run writes it; the trainings under way when it was copied are put back by the resume
-(their workers do not exist where it resumes).
+(``*.pt``, megabytes each), lock files, partial writes of killed processes and the folders of
+trainings that had not finished: a resume trains those again from their start, with the same
+seeds, so the results are those of an uninterrupted run. The selection database is copied with
+SQLite's backup, consistent even while the run writes it; the trainings under way when it was
+copied are put back by the resume (their workers do not exist where it resumes).
 
     python benchmarks/pack_run.py RUN_DIR ARCHIVE.tar.gz [--replace]
     mkdir -p DIR && tar xzf ARCHIVE.tar.gz -C DIR      # then the run's command with --resume
@@ -25,8 +25,14 @@ SKIPPED_FILES = {".lock", ".setup.lock"}
 
 
 def unfinished_training(files: list[str]) -> bool:
-    """A training's folder (it has per-epoch metrics) without the summary written at its end."""
-    return "metrics.jsonl" in files and "summary.json" not in files
+    """A training's folder (it has a checkpoint or per-epoch metrics: ``last.pt`` is written
+    first) without the summary written at its end."""
+    return ("last.pt" in files or "metrics.jsonl" in files) and "summary.json" not in files
+
+
+def skipped(file: str) -> bool:
+    """Lock files, checkpoints and what a killed atomic write left (``.NAME.XXXX.tmp``)."""
+    return file in SKIPPED_FILES or file.endswith(".pt") or (file.startswith(".") and file.endswith(".tmp"))
 
 
 def pack(run_dir: str, archive: str) -> tuple[int, int]:
@@ -48,7 +54,7 @@ def pack(run_dir: str, archive: str) -> tuple[int, int]:
                     name = os.path.join(top, os.path.relpath(root, run_dir))
                     tar.add(root, arcname=os.path.normpath(name), recursive=False)
                     for file in sorted(files):
-                        if file in SKIPPED_FILES or file.endswith(".pt"):
+                        if skipped(file):
                             continue
                         source = os.path.join(root, file)
                         if file.endswith(".db"):

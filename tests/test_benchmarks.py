@@ -1,5 +1,6 @@
 """The benchmark scripts run end to end on small inputs (their numbers are reported, not asserted)."""
 import os
+import tarfile
 import sys
 
 import dgl
@@ -12,6 +13,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
 pool_scaling = pytest.importorskip("pool_scaling")
 train_speed = pytest.importorskip("train_speed")
 import bridge_task  # noqa: E402  (no optional dependency: an import error should fail, not skip)
+import pack_run  # noqa: E402
 
 
 @pytest.mark.parametrize("impl", ["sparse", "dense"])
@@ -60,3 +62,26 @@ def test_bridge_task_hides_its_class_from_every_3_hop_neighbourhood():
             ends = dst[(community[src] == group) & (kind[dst] != 2)]
             mixed.append(len(kind[ends].unique()) == 2)
         assert len(mixed) == len(cliques) and all(mixed) == (label == 0)
+
+
+def test_pack_run_leaves_out_what_a_kill_left_unfinished(tmp_path):
+    run = tmp_path / "run"
+    files = {
+        "config.json": "{}", "selection.json": "{}", ".lock": "",
+        "fold-0/candidate-0/config.json": "{}", "fold-0/candidate-0/metrics.jsonl": "{}\n",
+        "fold-0/candidate-0/summary.json": "{}", "fold-0/candidate-0/best.pt": "x",
+        "fold-0/candidate-0/.summary.json.k2j9.tmp": "{",  # killed while rewriting a finished summary
+        # Killed during its first metrics.jsonl write: a checkpoint, no metrics, no summary.
+        "fold-0/candidate-1/config.json": "{}", "fold-0/candidate-1/last.pt": "x",
+        "fold-0/candidate-1/.metrics.jsonl.uex0d_qt.tmp": "{",
+        "fold-0/final-0/config.json": "{}", "fold-0/final-0/metrics.jsonl": "{}\n",  # killed later on
+    }
+    for name, text in files.items():
+        (run / name).parent.mkdir(parents=True, exist_ok=True)
+        (run / name).write_text(text)
+    archive = str(tmp_path / "run.tar.gz")
+    assert pack_run.pack(str(run), archive) == (5, 2)
+    with tarfile.open(archive) as tar:
+        packed = sorted(m.name for m in tar.getmembers() if m.isfile())
+    assert packed == ["run/config.json", "run/fold-0/candidate-0/config.json", "run/fold-0/candidate-0/metrics.jsonl",
+                      "run/fold-0/candidate-0/summary.json", "run/selection.json"]
