@@ -21,6 +21,8 @@ import sys
 import tarfile
 import tempfile
 
+from dgl_diffpool.data.storage import is_partial_write
+
 SKIPPED_FILES = {".lock", ".setup.lock"}
 
 
@@ -31,8 +33,8 @@ def unfinished_training(files: list[str]) -> bool:
 
 
 def skipped(file: str) -> bool:
-    """Lock files, checkpoints and what a killed atomic write left (``.NAME.XXXX.tmp``)."""
-    return file in SKIPPED_FILES or file.endswith(".pt") or (file.startswith(".") and file.endswith(".tmp"))
+    """Lock files, checkpoints and what a killed atomic write left."""
+    return file in SKIPPED_FILES or file.endswith(".pt") or is_partial_write(file)
 
 
 def pack(run_dir: str, archive: str) -> tuple[int, int]:

@@ -44,14 +44,17 @@ def test_resume_equals_uninterrupted(tmp_path, data_dir):
 def test_a_run_killed_after_its_last_checkpoint_resumes_to_the_full_curve(tmp_path, data_dir):
     config = _config(data_dir)
     full = train(config, str(tmp_path / "full"))
-    # Killed after the last epoch's last.pt, before its metrics.jsonl row and summary.json were written.
+    # Killed while writing the last epoch's metrics.jsonl (after its last.pt): the previous curve
+    # and the partial write stay, no summary.json.
     cut = str(tmp_path / "cut")
     train(config, cut)
     rows = open(os.path.join(cut, "metrics.jsonl")).readlines()
     open(os.path.join(cut, "metrics.jsonl"), "w").writelines(rows[:-1])
+    open(os.path.join(cut, ".metrics.jsonl.x7f2k.tmp"), "w").write(rows[0])
     os.remove(os.path.join(cut, "summary.json"))
     resumed = train(config, cut, resume=True)
     assert len(rows) == config.epochs and _metrics(cut) == _metrics(str(tmp_path / "full"))
+    assert sorted(os.listdir(cut)) == sorted(os.listdir(str(tmp_path / "full")))
     assert (resumed.epochs_run, resumed.test_score) == (full.epochs_run, full.test_score)
 
 

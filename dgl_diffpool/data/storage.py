@@ -27,12 +27,21 @@ def load_graphs(path: str) -> tuple[list[dgl.DGLGraph], dict[str, torch.Tensor]]
         raise DatasetError(f"cannot read prepared dataset {path} ({exc}); delete it to rebuild") from None
 
 
+_PARTIAL = ".tmp"
+
+
+def is_partial_write(name: str) -> bool:
+    """Whether a file name is one of :func:`_atomic_write`'s temporary files (``.NAME.XXXX.tmp``):
+    left behind only by a process killed mid-write, never a result."""
+    return name.startswith(".") and name.endswith(_PARTIAL)
+
+
 def _atomic_write(path: str, write: Callable[[str], None]) -> None:
     """``write(tmp)`` into a temporary file of its own beside ``path``, then rename it into place:
     readers never see a half-written file and concurrent writers never share a temporary name."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=_PARTIAL)
     os.close(fd)
     try:
         write(tmp)

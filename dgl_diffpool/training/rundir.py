@@ -19,7 +19,7 @@ import os
 import shutil
 from typing import Any, Iterator, Optional
 
-from ..data.storage import atomic_write_text
+from ..data.storage import atomic_write_text, is_partial_write
 from ..errors import CheckpointError, ConfigError, RunFolderError
 from .config import RunConfig
 from .distributed import is_main_process, run_on_main
@@ -175,6 +175,9 @@ def run_folder(run_dir: str, config: RunConfig, resume: bool = False, join: bool
                         )
                     if existing:
                         check_same_config(run_dir, config)
+                        if not (join if shared is None else shared):  # no other process writes here
+                            for name in filter(is_partial_write, os.listdir(run_dir)):
+                                os.remove(os.path.join(run_dir, name))
                     else:
                         write_json(os.path.join(run_dir, CONFIG_FILE), config.resolved().to_dict())
                     return existing
