@@ -1,7 +1,7 @@
 """The benchmark scripts run end to end on small inputs (their numbers are reported, not asserted)."""
 import os
-import tarfile
 import sys
+import tarfile
 
 import dgl
 import networkx as nx

@@ -41,6 +41,7 @@ def test_resume_equals_uninterrupted(tmp_path, data_dir):
     b = load_checkpoint(os.path.join(cut, "last.pt"))["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
 
+
 def test_a_run_killed_after_its_last_checkpoint_resumes_to_the_full_curve(tmp_path, data_dir):
     config = _config(data_dir)
     full = train(config, str(tmp_path / "full"))
