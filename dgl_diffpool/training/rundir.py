@@ -157,6 +157,7 @@ def run_folder(run_dir: str, config: RunConfig, resume: bool = False, join: bool
     In a distributed run the main process checks, locks and writes, and every process
     gets its outcome or its error.
     """
+    shared = join if shared is None else shared
     with contextlib.ExitStack() as held:
         created, was_empty = None, False
 
@@ -166,7 +167,7 @@ def run_folder(run_dir: str, config: RunConfig, resume: bool = False, join: bool
             os.makedirs(run_dir, exist_ok=True)
             was_empty = not os.listdir(run_dir)
             try:
-                held.enter_context(folder_lock(run_dir, shared=join if shared is None else shared))
+                held.enter_context(folder_lock(run_dir, shared=shared))
                 with folder_lock(run_dir, wait=True, name=SETUP_LOCK_FILE):  # joiners set up one at a time
                     existing = holds_run(run_dir)
                     if existing and not (resume or join):
@@ -175,7 +176,7 @@ def run_folder(run_dir: str, config: RunConfig, resume: bool = False, join: bool
                         )
                     if existing:
                         check_same_config(run_dir, config)
-                        if not (join if shared is None else shared):  # no other process writes here
+                        if not shared:  # the exclusive lock: no other process writes here
                             for name in filter(is_partial_write, os.listdir(run_dir)):
                                 os.remove(os.path.join(run_dir, name))
                     else:
