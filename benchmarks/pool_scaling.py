@@ -122,7 +122,8 @@ def main() -> None:
             else:
                 rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
             print(json.dumps(rows[-1]), flush=True)
-    lines = ["| nodes | implementation | forward + backward (s) | peak memory growth (MB) |", "| ---: | --- | ---: | ---: |"]
+    lines = ["| nodes | implementation | forward + backward (s) | peak memory growth (MB) |",
+             "| ---: | --- | ---: | ---: |"]
     for r in rows:
         if "seconds" in r:
             lines.append(f"| {r['nodes']} | {r['impl']} | {r['seconds']:.3f} | {r['peak_growth_mb']:.0f} |")

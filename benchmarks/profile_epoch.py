@@ -71,8 +71,8 @@ def main() -> None:
     for e in events:
         shares[category(e.key)] = shares.get(category(e.key), 0.0) + e.self_cpu_time_total / 1e6
     outside = max(wall - sum(shares.values()), 0.0)
-    lines = [f"{args.dataset}: one training epoch, {len(data)} graphs, adaptive={not args.fixed}, bucket={args.bucket}, "
-             f"max_padded_nodes={args.max_padded_nodes}: {wall:.1f} s wall", ""]
+    lines = [f"{args.dataset}: one training epoch, {len(data)} graphs, adaptive={not args.fixed}, "
+             f"bucket={args.bucket}, max_padded_nodes={args.max_padded_nodes}: {wall:.1f} s wall", ""]
     for name, seconds in sorted(shares.items(), key=lambda kv: -kv[1]):
         lines.append(f"{name:>28}: {seconds:8.1f} s  {100 * seconds / wall:5.1f} %")
     lines.append(f"{'outside operators':>28}: {outside:8.1f} s  {100 * outside / wall:5.1f} %")

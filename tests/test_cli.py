@@ -125,7 +125,8 @@ def test_cross_validation_from_the_cli(runner, tmp_path, data_dir):
     result = _run(runner, "train", "--data-dir", data_dir, "--out", out, "--protocol", "cv", "--folds", "2", *FAST)
     assert result.exit_code == 0, result.output
     summary = json.load(open(os.path.join(out, "summary.json")))
-    assert f"test accuracy {100 * summary['test_score_mean']:.2f} +- {100 * summary['test_score_std']:.2f}" in result.output
+    mean, std = 100 * summary["test_score_mean"], 100 * summary["test_score_std"]
+    assert f"test accuracy {mean:.2f} +- {std:.2f}" in result.output
     # Each fold's line comes when it finishes, after its epochs and before the next fold's, with the mean so far.
     lines = result.output.splitlines()
     scores = [row["test_score"] for row in summary["per_fold"]]

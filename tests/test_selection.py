@@ -415,7 +415,8 @@ def test_a_selection_and_a_plain_cross_validation_never_share_a_folder(tmp_path,
     assert runner.invoke(cli, args).exit_code == 0
     result = runner.invoke(cli, ["train", "--out", chosen, "--resume", "--fold", "0"])
     assert result.exit_code == 2 and "a selection runs every fold" in result.output
-    result = runner.invoke(cli, ["train", "--out", chosen, "--resume", "--select", _space_file(tmp_path, "lr: [0.1]\n")])
+    other = _space_file(tmp_path, "lr: [0.1]\n")
+    result = runner.invoke(cli, ["train", "--out", chosen, "--resume", "--select", other])
     assert result.exit_code == 1 and "holds a selection with another search space" in result.output
     result = runner.invoke(cli, ["train", "--out", chosen, "--resume", "--no-progress"])  # the saved space
     assert result.exit_code == 0 and "2 folds with selection" in result.output, result.output

@@ -33,10 +33,14 @@ def test_resume_equals_uninterrupted(tmp_path, data_dir):
     with pytest.raises(KeyboardInterrupt):
         train(config, cut, on_epoch_end=interrupt)
     assert len(_metrics(cut)) == 2 and not os.path.exists(os.path.join(cut, "summary.json"))
-    resumed = train(config, cut, resume=True)
+    seen = []
+    resumed = train(config, cut, resume=True, on_epoch_end=seen.append)
 
     assert _metrics(cut) == _metrics(str(tmp_path / "full"))
-    assert (resumed.best_epoch, resumed.val_score, resumed.test_score) == (full.best_epoch, full.val_score, full.test_score)
+    # The callback sees the restored epochs before the new ones: the whole curve, once each.
+    assert [{k: v for k, v in row.items() if k != "seconds"} for row in seen] == _metrics(cut)
+    assert (resumed.best_epoch, resumed.val_score, resumed.test_score) == \
+        (full.best_epoch, full.val_score, full.test_score)
     a = load_checkpoint(str(tmp_path / "full" / "last.pt"))["model"]
     b = load_checkpoint(os.path.join(cut, "last.pt"))["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)

@@ -150,9 +150,8 @@ class HierarchicalCommunityDataset(DGLDataset):
         rng.shuffle(labels)
         graphs = []
         for label in labels:
-            g = make_graph(
-                rng, PATTERNS[label], p["communities"], p["community_size"], p["p_in"], p["bridge_edges"], p["noise_edges"]
-            )
+            g = make_graph(rng, PATTERNS[label], p["communities"], p["community_size"], p["p_in"],
+                           p["bridge_edges"], p["noise_edges"])
             g.ndata["feat"] = one_hot_degree(g, p["max_degree"])
             graphs.append(g)
         self.graphs, self.labels = graphs, torch.as_tensor(labels, dtype=torch.long)

@@ -56,7 +56,8 @@ class ECCClassifier(nn.Module):
         self.convs = nn.ModuleList()
         for i in range(gnn_layers):
             fin = in_feats if i == 0 else hidden_feats
-            filters = nn.Sequential(nn.Linear(edge_in, edge_hidden), nn.ReLU(), nn.Linear(edge_hidden, fin * hidden_feats))
+            filters = nn.Sequential(nn.Linear(edge_in, edge_hidden), nn.ReLU(),
+                                    nn.Linear(edge_hidden, fin * hidden_feats))
             self.convs.append(NNConv(fin, hidden_feats, filters, aggregator_type="mean", residual=True))
         self.norms = nn.ModuleList(
             NodeBatchNorm(hidden_feats) if batch_norm else nn.Identity() for _ in range(gnn_layers)

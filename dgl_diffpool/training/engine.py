@@ -243,7 +243,9 @@ def train(
     uninterrupted run would; see :func:`~dgl_diffpool.training.rundir.run_folder`. A resume
     may raise ``epochs`` (more epochs), except under the cosine schedule, whose past epochs
     were decayed over the old number.
-    ``on_epoch_end`` is called with each epoch's metrics after its checkpoint is written.
+    ``on_epoch_end`` is called with each epoch's metrics after its checkpoint is written; a
+    resumed run first calls it with each epoch it restored, so it sees the whole curve (a
+    pruner in a new process needs the earlier epochs too).
     ``data`` and ``splits`` default to the dataset and hold-out split of ``config``;
     ``splits`` without ``"test"`` train and select only (no test score).
     With ``tensorboard`` every epoch's metrics also go to ``run_dir/tensorboard``
@@ -309,6 +311,9 @@ def _fit(
         start = state["epoch"] + 1
         # A run killed between writing last.pt and metrics.jsonl left the curve an epoch short.
         write_json(os.path.join(run_dir, "metrics.jsonl"), history, lines=True)
+        if on_epoch_end is not None:
+            for row in history:
+                on_epoch_end(row)
 
     writer = None
     if tensorboard and is_main_process():
