@@ -11,8 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 import dgl_diffpool_cli.main as cli_main
-from dgl_diffpool.training import engine
-from dgl_diffpool.training.rundir import folder_lock, write_json
+from dgl_diffpool.errors import TrainingError
+from dgl_diffpool.training import RunConfig, engine
+from dgl_diffpool.training.rundir import folder_lock, run_folder, write_json
 from dgl_diffpool_cli import cli
 
 MIRROR = os.environ.get("DGL_DIFFPOOL_MIRROR")
@@ -243,6 +244,25 @@ def test_a_diverged_run_stops_with_an_error(tmp_path, data_dir):
     result = _run("train", "--data-dir", data_dir, *FAST, "--epochs", "3", "--lr", "1e30", "--out", out)
     _one_line_error(result, "the training loss is nan: the run diverged")
     assert not os.path.exists(out)  # nothing was checkpointed
+
+
+def test_a_failed_run_removes_only_what_it_created(tmp_path):
+    # Two selection workers: one creates fold-0/ for its candidate, the other trains beside it; the
+    # first fails before any checkpoint and must not take its neighbour's folder with its own.
+    config, fold = RunConfig(), tmp_path / "sel" / "fold-0"
+    with pytest.raises(TrainingError):
+        with run_folder(str(fold / "candidate-0"), config):
+            neighbour = fold / "candidate-1"
+            neighbour.mkdir()
+            (neighbour / "last.pt").write_text("another worker's checkpoint")
+            raise TrainingError("the training loss is nan")
+    assert sorted(os.listdir(tmp_path / "sel")) == ["fold-0"] and os.listdir(fold) == ["candidate-1"]
+    assert (fold / "candidate-1" / "last.pt").read_text() == "another worker's checkpoint"
+    # Alone, it removes every folder it created, up to the outermost.
+    with pytest.raises(TrainingError):
+        with run_folder(str(tmp_path / "other" / "fold-0" / "candidate-0"), config):
+            raise TrainingError("the training loss is nan")
+    assert not os.path.exists(tmp_path / "other")
 
 
 def test_json_files_stay_strict():

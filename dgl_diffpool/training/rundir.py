@@ -138,8 +138,17 @@ def _remove_created(run_dir: str, created: Optional[str], was_empty: bool) -> No
                 shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
     except RunFolderError:
         return
-    if created is not None:
-        shutil.rmtree(created, ignore_errors=True)
+    if created is None:
+        return
+    # Up to the outermost folder this call created, each only while empty: a parent it created
+    # (a fold's folder) may since hold the runs of other processes.
+    path, outside = os.path.abspath(run_dir), os.path.dirname(created)
+    while path != outside:
+        try:
+            os.rmdir(path)
+        except OSError:
+            return
+        path = os.path.dirname(path)
 
 
 @contextlib.contextmanager
