@@ -12,7 +12,7 @@ import torch
 from click.testing import CliRunner
 
 from dgl_diffpool.data import GraphClassificationData, load_dataset
-from dgl_diffpool.errors import ConfigError
+from dgl_diffpool.errors import ConfigError, RunFolderError
 from dgl_diffpool.training import RunConfig
 from dgl_diffpool.training import selection
 from dgl_diffpool.training.checkpoint import load_checkpoint, model_from_checkpoint
@@ -384,6 +384,30 @@ def test_bench_gives_every_model_the_same_selection(tmp_path, data_dir):
     assert again["per_fold"] == wl["per_fold"]
     rerun = CliRunner().invoke(cli, [*args[:-4], "--final-runs", "3", "--out", out])
     assert rerun.exit_code == 1 and "holds a bench with other settings (final_runs: 2 != 3)" in rerun.output
+
+
+def test_workers_claim_and_put_back_trials_one_at_a_time(tmp_path, data_dir, monkeypatch):
+    # SQLite ignores the row locks of Optuna's state changes: without a lock of their own, two
+    # workers could pop the same waiting trial. Every claim and put-back holds the run's lock.
+    from dgl_diffpool.training.rundir import SETUP_LOCK_FILE, folder_lock
+
+    out, held = str(tmp_path / "run"), []
+
+    def check(method):
+        def wrapped(self):
+            try:
+                with folder_lock(out, name=SETUP_LOCK_FILE):  # another open file: refused if held
+                    held.append(False)
+            except RunFolderError:
+                held.append(True)
+            return method(self)
+        return wrapped
+
+    for name in ("_claim", "_requeue_stale"):
+        monkeypatch.setattr(selection._Worker, name, check(getattr(selection._Worker, name)))
+    config = RunConfig(data_dir=data_dir, **{**TINY, "epochs": 1})
+    selection.select_and_assess(config, SearchSpace({"lr": [0.01]}), out, final_runs=1, echo=lambda _: None)
+    assert len(held) >= 5 and all(held)  # 4 trainings claimed, the put-back at the start, the last look
 
 
 def test_the_pruner_stops_a_trailing_candidate(tmp_path, data_dir, monkeypatch):

@@ -302,16 +302,25 @@ class _Worker:
         return sum(len(_finished(s)) for pair in self.studies for s in pair)
 
     def run(self) -> None:
-        self._requeue_stale()
+        with self._serialised():
+            self._requeue_stale()
         while True:
-            claim = self._claim()
+            with self._serialised():
+                claim = self._claim()
+                if claim is None and self._done() < self.total:
+                    self._requeue_stale()
             if claim is None:
                 if self._done() == self.total:
                     return
-                self._requeue_stale()
                 time.sleep(1.0)
                 continue
             self._train(*claim)
+
+    def _serialised(self):
+        """One worker at a time claims or puts back trials. SQLite ignores the row locks Optuna's
+        state changes rely on: two workers could take the same waiting trial, or put back the
+        same dead one twice, and then train one candidate twice at once."""
+        return folder_lock(self.plan.run_dir, wait=True, name=SETUP_LOCK_FILE)
 
     def _train(self, study, trial, fold: int, final: bool) -> None:
         config = self.plan.config
