@@ -1,5 +1,6 @@
 """The benchmark scripts run end to end on small inputs (their numbers are reported, not asserted)."""
 import os
+import sqlite3
 import sys
 import tarfile
 
@@ -75,13 +76,33 @@ def test_pack_run_leaves_out_what_a_kill_left_unfinished(tmp_path):
         "fold-0/candidate-1/config.json": "{}", "fold-0/candidate-1/last.pt": "x",
         "fold-0/candidate-1/.metrics.jsonl.uex0d_qt.tmp": "{",
         "fold-0/final-0/config.json": "{}", "fold-0/final-0/metrics.jsonl": "{}\n",  # killed later on
+        # Pruned: it ended without a summary and will not be resumed; its curve stays.
+        "fold-0/candidate-2/config.json": "{}", "fold-0/candidate-2/last.pt": "x",
+        "fold-0/candidate-2/metrics.jsonl": "{}\n", "fold-0/candidate-2/stopped.json": '{"stopped": "pruned"}',
+        "selection.db-journal": "a commit under way",
     }
     for name, text in files.items():
         (run / name).parent.mkdir(parents=True, exist_ok=True)
         (run / name).write_text(text)
+    with sqlite3.connect(run / "selection.db") as db:
+        db.execute("CREATE TABLE trials (id INTEGER)")
     archive = str(tmp_path / "run.tar.gz")
-    assert pack_run.pack(str(run), archive) == (5, 2)
+    assert pack_run.pack(str(run), archive) == (9, 2)
     with tarfile.open(archive) as tar:
         packed = sorted(m.name for m in tar.getmembers() if m.isfile())
     assert packed == ["run/config.json", "run/fold-0/candidate-0/config.json", "run/fold-0/candidate-0/metrics.jsonl",
-                      "run/fold-0/candidate-0/summary.json", "run/selection.json"]
+                      "run/fold-0/candidate-0/summary.json", "run/fold-0/candidate-2/config.json",
+                      "run/fold-0/candidate-2/metrics.jsonl", "run/fold-0/candidate-2/stopped.json",
+                      "run/selection.db", "run/selection.json"]
+
+
+def test_pack_run_bad_input_gives_one_line(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    assert pack_run.main([str(run), str(tmp_path / "missing" / "a.tar.gz")]) == 2
+    assert capsys.readouterr().err == f"Error: the folder of {tmp_path / 'missing' / 'a.tar.gz'} does not exist\n"
+    (run / "selection.db").write_text("not a database")
+    assert pack_run.main([str(run), str(tmp_path / "a.tar.gz")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"Error: cannot copy a selection database: {run / 'selection.db'}: ") and err.count("\n") == 1
+    assert os.listdir(tmp_path) == ["run"]  # no archive, no partial one

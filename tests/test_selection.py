@@ -423,7 +423,23 @@ def test_the_pruner_stops_a_trailing_candidate(tmp_path, data_dir, monkeypatch):
         curve = _curves(os.path.join(out, f"fold-{row['fold']}", "candidate-2"))
         assert len(curve) == selection.PRUNE_AFTER_EPOCHS + 1  # stopped at the first epoch it may be
         assert row["candidates"][2]["val_score"] == curve[-1]["val_acc"]
+        folder = os.path.join(out, f"fold-{row['fold']}", "candidate-{}")
+        # Ended for good without a summary: marked, so that packing the run keeps its curve.
+        assert json.load(open(os.path.join(folder.format(2), "stopped.json"))) == {"stopped": "pruned"}
+        assert not os.path.exists(os.path.join(folder.format(0), "stopped.json"))
     assert sum("candidate 2 (lr=1e-07): pruned" in line for line in lines) == 2
+
+
+def test_a_diverging_candidate_loses_without_stopping_the_selection(tmp_path, data_dir):
+    config = RunConfig(data_dir=data_dir, **{**TINY, "epochs": 1})
+    out, lines = str(tmp_path / "run"), []
+    summary = selection.select_and_assess(config, SearchSpace({"lr": [1e30, 0.01]}), out, final_runs=1,
+                                          echo=lines.append)
+    for row in summary["per_fold"]:
+        assert row["chosen_index"] == 1 and [c["state"] for c in row["candidates"]] == ["fail", "complete"]
+        # It diverged in its first epoch: no checkpoint, so its folder is gone, and only its own.
+        assert sorted(os.listdir(os.path.join(out, f"fold-{row['fold']}"))) == ["candidate-1", "final-0"]
+    assert sum("candidate 0 (lr=1e+30): epoch 1: the training loss is nan" in line for line in lines) == 2
 
 
 def test_a_selection_and_a_plain_cross_validation_never_share_a_folder(tmp_path, data_dir):

@@ -26,6 +26,7 @@ from .distributed import is_main_process, run_on_main
 
 CONFIG_FILE, SUMMARY_FILE = "config.json", "summary.json"
 SELECTION_FILE = "selection.json"  # marks a cross-validation with model selection in every fold
+STOPPED_FILE = "stopped.json"  # a selection's training stopped for good before its end: pruned or diverged
 LOCK_FILE, SETUP_LOCK_FILE = ".lock", ".setup.lock"
 _RUN_FILES = (CONFIG_FILE, SUMMARY_FILE, "folds.json", "metrics.jsonl", "last.pt", "best.pt")
 _RUN_PREFIXES = ("fold-", "seed-")
@@ -210,6 +211,7 @@ def run_folder(run_dir: str, config: RunConfig, resume: bool = False, join: bool
 
 __all__ = [
     "CONFIG_FILE",
+    "STOPPED_FILE",
     "SUMMARY_FILE",
     "check_same_config",
     "folder_lock",

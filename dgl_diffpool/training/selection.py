@@ -44,8 +44,8 @@ from .metrics import score
 from .device import resolve_device
 from .preflight import build_config_model, load_config_dataset, resolve_protocol
 from .progress import Progress
-from .rundir import (SELECTION_FILE, SETUP_LOCK_FILE, SUMMARY_FILE, folder_lock, read_json, run_folder,
-                     write_json)
+from .rundir import (SELECTION_FILE, SETUP_LOCK_FILE, STOPPED_FILE, SUMMARY_FILE, folder_lock, read_json,
+                     run_folder, write_json)
 from .space import SearchSpace, apply
 
 STORAGE_FILE = "selection.db"
@@ -350,11 +350,13 @@ class _Worker:
                            data=self.data, splits=splits,
                            on_epoch_end=report if self.plan.prune and not final else None)
         except TrainingError as exc:  # a candidate that diverges loses; it does not stop the selection
+            _mark_stopped(folder, f"diverged: {exc}")
             trial.set_user_attr("diverged", str(exc))
             study.tell(trial, state=TrialState.FAIL)
             self.echo(f"{what}: {exc}")
             return
         except _Pruned:
+            _mark_stopped(folder, "pruned")
             study.tell(trial, state=TrialState.PRUNED)
             self.echo(f"{what}: pruned")
             return
@@ -367,6 +369,14 @@ class _Worker:
         eta = (time.monotonic() - self.started) / self.trained * (self.total - done) / self.jobs
         score = f"test {result.test_score:.4f}" if final else f"validation {result.val_score:.4f}"
         self.echo(f"[{done}/{self.total}] {what}: {score}; ETA {eta / 60:.1f} min")
+
+
+def _mark_stopped(folder: str, why: str) -> None:
+    """Mark a training that will not be resumed (its trial is finished) as ended, although it has
+    no summary: what packs a run (``benchmarks/pack_run.py``) keeps its curve. Written before the
+    trial is told, so a kill in between trains it again to the same stop."""
+    if os.path.isdir(folder):  # a training that failed before its first checkpoint left no folder
+        write_json(os.path.join(folder, STOPPED_FILE), {"stopped": why})
 
 
 def _stop(signum: int, frame: Any) -> None:
