@@ -410,6 +410,32 @@ def test_workers_claim_and_put_back_trials_one_at_a_time(tmp_path, data_dir, mon
     assert len(held) >= 5 and all(held)  # 4 trainings claimed, the put-back at the start, the last look
 
 
+def test_a_training_put_back_as_it_finishes_is_recorded_once(tmp_path, data_dir, monkeypatch):
+    # Another machine's worker may find a training's folder unlocked after it finished and before
+    # its result is recorded, and put it back: the worker must not fail, and its copy records the
+    # same result.
+    from optuna.trial import TrialState
+
+    config, space = RunConfig(data_dir=data_dir, **{**TINY, "epochs": 1}), SearchSpace({"lr": [0.01]})
+    clean = selection.select_and_assess(config, space, str(tmp_path / "clean"), final_runs=1, echo=lambda _: None)
+    tell, lines = selection._Worker._tell, []
+
+    def put_back_first(self, study, trial, *args, **kwargs):
+        if not lines:  # as _requeue_stale does
+            key = selection._key(trial)
+            self.storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            study.enqueue_trial({}, user_attrs={key: trial.user_attrs[key]})
+            lines.append("put back")
+        return tell(self, study, trial, *args, **kwargs)
+
+    monkeypatch.setattr(selection._Worker, "_tell", put_back_first)
+    out = str(tmp_path / "run")
+    summary = selection.select_and_assess(config, space, out, final_runs=1, echo=lines.append)
+    assert summary == clean
+    assert sum("finished, but put back meanwhile" in line for line in lines) == 1
+    assert sum("[4/4]" in line for line in lines) == 1
+
+
 def test_the_pruner_stops_a_trailing_candidate(tmp_path, data_dir, monkeypatch):
     monkeypatch.setattr(selection, "PRUNE_AFTER_EPOCHS", 2)
     config = RunConfig(data_dir=data_dir, model="sage-mean", **{**TINY, "epochs": 4, "hidden": 16, "batch_size": 32})

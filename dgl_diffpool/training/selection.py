@@ -351,24 +351,41 @@ class _Worker:
                            on_epoch_end=report if self.plan.prune and not final else None)
         except TrainingError as exc:  # a candidate that diverges loses; it does not stop the selection
             _mark_stopped(folder, f"diverged: {exc}")
-            trial.set_user_attr("diverged", str(exc))
-            study.tell(trial, state=TrialState.FAIL)
-            self.echo(f"{what}: {exc}")
+            if self._tell(study, trial, what, {"diverged": str(exc)}, state=TrialState.FAIL):
+                self.echo(f"{what}: {exc}")
             return
         except _Pruned:
             _mark_stopped(folder, "pruned")
-            study.tell(trial, state=TrialState.PRUNED)
-            self.echo(f"{what}: pruned")
+            if self._tell(study, trial, what, {}, state=TrialState.PRUNED):
+                self.echo(f"{what}: pruned")
             return
-        trial.set_user_attr("val_score", result.val_score)
-        if final:
-            trial.set_user_attr("chosen", index)
-        study.tell(trial, result.test_score if final else result.val_score)
+        attrs = {"val_score": result.val_score, **({"chosen": index} if final else {})}
+        if not self._tell(study, trial, what, attrs, result.test_score if final else result.val_score):
+            return
         self.trained += 1
         done = self._done()
         eta = (time.monotonic() - self.started) / self.trained * (self.total - done) / self.jobs
         score = f"test {result.test_score:.4f}" if final else f"validation {result.val_score:.4f}"
         self.echo(f"[{done}/{self.total}] {what}: {score}; ETA {eta / 60:.1f} min")
+
+    def _tell(self, study, trial, what: str, attrs: dict[str, Any], *args: Any, **kwargs: Any) -> bool:
+        """Record a finished training; ``False`` if another worker took it for dead and put it
+        back meanwhile (the gap between its folder's lock and this): the copy resumes the
+        finished folder and records the same result."""
+        from optuna.exceptions import UpdateFinishedTrialError
+        from optuna.trial import TrialState
+
+        try:
+            for key, value in attrs.items():
+                trial.set_user_attr(key, value)
+            told = study.tell(trial, *args, skip_if_finished=True, **kwargs).state
+        except UpdateFinishedTrialError:
+            told = None
+        if told != kwargs.get("state", TrialState.COMPLETE):
+            self.echo(f"{what}: finished, but put back meanwhile by a worker that took it for dead; "
+                      "its copy records the same result")
+            return False
+        return True
 
 
 def _mark_stopped(folder: str, why: str) -> None:
