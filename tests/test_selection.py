@@ -418,14 +418,14 @@ def test_a_training_put_back_as_it_finishes_is_recorded_once(tmp_path, data_dir,
 
     config, space = RunConfig(data_dir=data_dir, **{**TINY, "epochs": 1}), SearchSpace({"lr": [0.01]})
     clean = selection.select_and_assess(config, space, str(tmp_path / "clean"), final_runs=1, echo=lambda _: None)
-    tell, lines = selection._Worker._tell, []
+    tell, put_back, lines = selection._Worker._tell, [], []
 
     def put_back_first(self, study, trial, *args, **kwargs):
-        if not lines:  # as _requeue_stale does
+        if not put_back:  # as _requeue_stale does
             key = selection._key(trial)
             self.storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
             study.enqueue_trial({}, user_attrs={key: trial.user_attrs[key]})
-            lines.append("put back")
+            put_back.append(trial.number)
         return tell(self, study, trial, *args, **kwargs)
 
     monkeypatch.setattr(selection._Worker, "_tell", put_back_first)

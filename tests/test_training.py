@@ -63,7 +63,6 @@ def test_a_run_killed_after_its_last_checkpoint_resumes_to_the_full_curve(tmp_pa
     assert (resumed.epochs_run, resumed.test_score) == (full.epochs_run, full.test_score)
 
 
-
 def test_the_cosine_schedule_sets_each_epochs_learning_rate(tmp_path, data_dir):
     cosine = _config(data_dir, lr=0.01, lr_schedule="cosine")
     train(cosine, str(tmp_path / "cosine"))
