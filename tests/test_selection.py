@@ -1,6 +1,7 @@
 """Model selection inside every fold (Errica et al.): spaces, the protocol, workers, resume."""
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -275,9 +276,19 @@ def test_two_workers_give_the_results_of_one_and_a_killed_selection_resumes(tmp_
 
     _kill_during_a_training(space, data_dir, cut)
     assert not os.path.exists(os.path.join(cut, "summary.json"))
+    begun = {os.path.relpath(root, cut) for root, _, files in os.walk(cut) if "last.pt" in files}
     resumed = _select(["--resume", "--jobs", "1"], data_dir, cut)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert _results(cut) == _results(one)
+    # A training resumed part-way says nothing of how long a whole one takes: no ETA until one has run whole.
+    lines = [(os.path.join(f"fold-{fold}", ("final-" if kind == "final run" else "candidate-") + index), eta)
+             for fold, kind, index, eta in re.findall(r"\] fold (\d+) (candidate|final run) (\d+) .*; (ETA .*)",
+                                                      resumed.stdout)]
+    assert lines[0][0] in begun and {folder for folder, _ in lines} - begun, (begun, lines)
+    whole = False
+    for folder, eta in lines:
+        whole = whole or folder not in begun
+        assert (eta != "ETA after a training run whole") == whole, lines
 
 
 def test_a_packed_selection_resumes_on_another_machine_to_the_uninterrupted_results(tmp_path, data_dir):

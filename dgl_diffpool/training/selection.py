@@ -44,7 +44,7 @@ from .metrics import score
 from .device import resolve_device
 from .preflight import build_config_model, load_config_dataset, resolve_protocol
 from .progress import Progress
-from .rundir import (SELECTION_FILE, SETUP_LOCK_FILE, STOPPED_FILE, SUMMARY_FILE, folder_lock, read_json,
+from .rundir import (LAST, SELECTION_FILE, SETUP_LOCK_FILE, STOPPED_FILE, SUMMARY_FILE, folder_lock, read_json,
                      run_folder, write_json)
 from .space import SearchSpace, apply
 
@@ -240,7 +240,7 @@ class _Worker:
         self.studies = [(plan.study(self.storage, i), plan.study(self.storage, i, final=True))
                         for i in range(len(self.folds))]
         self.total = len(self.folds) * (len(self.candidates) + plan.final_runs)
-        self.started, self.trained = time.monotonic(), 0
+        self.whole: list[float] = []  # seconds of the trainings this worker ran from their start
 
     def _claim(self):
         """(study, trial, fold, final) of the next training, or ``None`` if nothing can start now."""
@@ -345,6 +345,8 @@ class _Worker:
             if trial.should_prune():
                 raise _Pruned()
 
+        # A resumed training's time says nothing of a whole one's: it stays out of the ETA.
+        started = None if os.path.exists(os.path.join(folder, LAST)) else time.monotonic()
         try:
             result = train(one, folder, resume=True, progress=Progress.of(self.progress).within(what),
                            data=self.data, splits=splits,
@@ -362,11 +364,13 @@ class _Worker:
         attrs = {"val_score": result.val_score, **({"chosen": index} if final else {})}
         if not self._tell(study, trial, what, attrs, result.test_score if final else result.val_score):
             return
-        self.trained += 1
+        if started is not None:
+            self.whole.append(time.monotonic() - started)
         done = self._done()
-        eta = (time.monotonic() - self.started) / self.trained * (self.total - done) / self.jobs
+        eta = (f"ETA {statistics.fmean(self.whole) * (self.total - done) / self.jobs / 60:.1f} min" if self.whole
+               else "ETA after a training run whole")
         score = f"test {result.test_score:.4f}" if final else f"validation {result.val_score:.4f}"
-        self.echo(f"[{done}/{self.total}] {what}: {score}; ETA {eta / 60:.1f} min")
+        self.echo(f"[{done}/{self.total}] {what}: {score}; {eta}")
 
     def _tell(self, study, trial, what: str, attrs: dict[str, Any], *args: Any, **kwargs: Any) -> bool:
         """Record a finished training; ``False`` if another worker took it for dead and put it
