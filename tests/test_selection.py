@@ -254,10 +254,11 @@ def test_a_resumed_selection_keeps_its_storage_pruning_and_folds(tmp_path, data_
 
 
 def _kill_during_a_training(space, data_dir, out):
-    """A two-worker selection, killed (with its workers) while fold 0's candidate 1 trains."""
+    """A two-worker selection, killed (with its workers) while fold 0's candidate 1 trains, both
+    fold 0 candidates past their first epoch."""
     proc = _select(["--select", space, "--jobs", "2"], data_dir, out, popen=True)
     deadline = time.monotonic() + 300
-    while not os.path.exists(os.path.join(out, "fold-0", "candidate-1", "last.pt")):
+    while not all(os.path.exists(os.path.join(out, "fold-0", f"candidate-{i}", "last.pt")) for i in (0, 1)):
         assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
