@@ -289,6 +289,19 @@ def cli() -> None:
     """DiffPool for DGL: prepare datasets, train and evaluate hierarchical graph classifiers."""
 
 
+def main() -> None:
+    """The console script: :func:`cli`, then a process of a distributed run ends at once
+    (see :func:`dgl_diffpool.training.distributed.exit_if_distributed`)."""
+    try:
+        cli(prog_name="dgl-diffpool")
+    except SystemExit as exc:
+        if "torch.distributed" in sys.modules:  # only a command that imported it can have started a run
+            from dgl_diffpool.training.distributed import exit_if_distributed
+
+            exit_if_distributed(exc.code)
+        raise
+
+
 @cli.command(help=f"""Prepare dataset NAME in the data directory (later runs reuse it).
 
 {_dataset_help()}""")

@@ -106,3 +106,49 @@ def test_a_cross_validation_repeated_over_seeds_under_torchrun(tmp_path, prepare
     assert [r["seed"] for r in s2["per_seed"]] == [0, 1]
     means = [r["test_score_mean"] for r in s1["per_seed"]]
     assert [r["test_score_mean"] for r in s2["per_seed"]] == pytest.approx(means)
+
+
+class _Exited(Exception):
+    pass
+
+
+@pytest.fixture
+def exits(monkeypatch):
+    """``os._exit`` recorded instead of taken, in a process that looks like one of a 2-process run."""
+    from dgl_diffpool.training import distributed
+
+    def _exit(code):
+        raise _Exited(code)
+
+    monkeypatch.setattr(distributed, "world_size", lambda: 2)
+    monkeypatch.setattr(os, "_exit", _exit)
+    return distributed
+
+
+@pytest.mark.parametrize("code, status", [(None, 0), (0, 0), (2, 2)])
+def test_a_distributed_process_exits_at_once_with_the_status_it_was_given(exits, code, status):
+    with pytest.raises(_Exited) as exited:
+        exits.exit_if_distributed(code)
+    assert exited.value.args == (status,)
+
+
+def test_a_distributed_process_given_a_message_prints_it_and_exits_with_1(exits, capsys):
+    with pytest.raises(_Exited) as exited:
+        exits.exit_if_distributed("no such run")
+    assert exited.value.args == (1,)
+    assert capsys.readouterr().err == "no such run\n"
+
+
+def test_the_console_script_ends_a_distributed_process_with_the_command_s_status(exits, monkeypatch):
+    from dgl_diffpool_cli import main as cli_main
+
+    # A command that fails on bad input: one Error line, status 2 (click's usage error).
+    monkeypatch.setattr(sys, "argv", ["dgl-diffpool", "train", "--epochs", "0"])
+    with pytest.raises(_Exited) as exited:
+        cli_main.main()
+    assert exited.value.args == (2,)
+
+    monkeypatch.setattr(exits, "world_size", lambda: 1)  # outside a distributed run: the usual SystemExit
+    with pytest.raises(SystemExit) as ended:
+        cli_main.main()
+    assert ended.value.code == 2

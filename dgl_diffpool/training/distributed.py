@@ -11,7 +11,8 @@ so every rank takes the same early-stopping decision.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, TypeVar
+import sys
+from typing import Any, Callable, Optional, TypeVar, Union
 
 import torch
 import torch.distributed as dist
@@ -109,6 +110,26 @@ def run_on_main(fn: Callable[[], T]) -> T:
     return result
 
 
+def exit_if_distributed(code: Optional[Union[int, str]]) -> None:
+    """End this process now with exit status ``code`` (as ``sys.exit`` takes it) if it is part of a
+    distributed run; return otherwise.
+
+    Interpreter teardown is skipped on purpose: with torch 2.2, gloo's worker threads may still
+    be releasing the last collective's tensors, which takes the GIL. Left to teardown, that
+    aborts the process now and then (SIGABRT after a finished run), and ``destroy_process_group``
+    can deadlock (it joins those threads while holding the GIL). Run files are closed by the
+    time a command returns; the output streams are flushed here.
+    """
+    if world_size() == 1:
+        return
+    if isinstance(code, str):  # sys.exit("message"): the message, status 1
+        print(code, file=sys.stderr)
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or 0)
+
+
 def gather_across_ranks(obj: Any) -> list[Any]:
     """Every rank's ``obj``, in rank order (small CPU objects such as logits of a shard)."""
     if world_size() == 1:
@@ -121,6 +142,7 @@ def gather_across_ranks(obj: Any) -> list[Any]:
 __all__ = [
     "barrier",
     "broadcast_from_main",
+    "exit_if_distributed",
     "gather_across_ranks",
     "init_from_env",
     "is_main_process",
