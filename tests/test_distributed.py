@@ -142,7 +142,7 @@ def test_a_distributed_process_given_a_message_prints_it_and_exits_with_1(exits,
 def test_the_console_script_ends_a_distributed_process_with_the_command_s_status(exits, monkeypatch):
     from dgl_diffpool_cli import main as cli_main
 
-    # A command that fails on bad input: one Error line, status 2 (click's usage error).
+    # Bad input: click's usage error, status 2.
     monkeypatch.setattr(sys, "argv", ["dgl-diffpool", "train", "--epochs", "0"])
     with pytest.raises(_Exited) as exited:
         cli_main.main()
