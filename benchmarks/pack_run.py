@@ -11,12 +11,21 @@ database is copied with SQLite's backup, consistent even while the run writes it
 files are left out); the trainings under way when it was copied are put back by the resume
 (their workers do not exist where it resumes).
 
+An archive is reproducible: packing the same files again gives the same bytes. A bench, packed
+``--per-pair``, becomes one archive per (dataset, model) pair plus one for the rest, so that the
+archive of a finished pair, repacked at every session's end, is the same file each time, which
+version control stores once (one archive of the whole bench would be stored again in full, each
+time it grew).
+
     python benchmarks/pack_run.py RUN_DIR ARCHIVE.tar.gz [--replace]
     mkdir -p DIR && tar xzf ARCHIVE.tar.gz -C DIR      # then the run's command with --resume
+    python benchmarks/pack_run.py BENCH_DIR OUT_DIR --per-pair [--replace]
+    for a in OUT_DIR/*.tar.gz; do tar xzf "$a" -C DIR; done
 """
 from __future__ import annotations
 
 import argparse
+import gzip
 import os
 import sqlite3
 import sys
@@ -24,6 +33,7 @@ import tarfile
 import tempfile
 
 from dgl_diffpool.data.storage import is_partial_write
+from dgl_diffpool.training.bench import SETTINGS_FILE as BENCH_FILE
 from dgl_diffpool.training.rundir import STOPPED_FILE, SUMMARY_FILE
 
 SKIPPED_FILES = {".lock", ".setup.lock"}
@@ -42,37 +52,74 @@ def skipped(file: str) -> bool:
     return file in SKIPPED_FILES or file.endswith((".pt", *DATABASE_JOURNALS)) or is_partial_write(file)
 
 
-def pack(run_dir: str, archive: str) -> tuple[int, int]:
-    """Write ``archive`` (gzip tar, one top folder named as ``run_dir``); returns (files kept,
-    unfinished trainings left out)."""
+def pack(run_dir: str, archive: str, under: str = "", leave_out: frozenset[str] = frozenset()) -> tuple[int, int]:
+    """Write ``archive`` (gzip tar, one top folder named as ``run_dir``) of ``run_dir``'s subfolder
+    ``under`` (all of it by default) without the subfolders ``leave_out`` (paths relative to
+    ``run_dir``); returns (files kept, unfinished trainings left out)."""
     run_dir = os.path.abspath(run_dir)
     top = os.path.basename(run_dir)
     kept = dropped = 0
     with tempfile.TemporaryDirectory() as scratch:
         partial = archive + ".partial"
         try:
-            with tarfile.open(partial, "w:gz") as tar:
-                for root, dirs, files in os.walk(run_dir):
-                    dirs.sort()
+            # No time or file name in the gzip header, so that the same files give the same bytes.
+            with open(partial, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz, \
+                    tarfile.open(fileobj=gz, mode="w") as tar:
+                for root, dirs, files in os.walk(os.path.join(run_dir, under)):
+                    relative = os.path.relpath(root, run_dir)
+                    dirs[:] = sorted(d for d in dirs if os.path.normpath(os.path.join(relative, d)) not in leave_out)
                     if unfinished_training(files):
                         dropped += 1
                         dirs[:] = []
                         continue
-                    name = os.path.join(top, os.path.relpath(root, run_dir))
-                    tar.add(root, arcname=os.path.normpath(name), recursive=False)
+                    name = os.path.normpath(os.path.join(top, relative))
+                    _add(tar, root, name)
                     for file in sorted(files):
                         if skipped(file):
                             continue
                         source = os.path.join(root, file)
                         if file.endswith(".db"):
-                            source = _consistent_copy(source, os.path.join(scratch, f"{kept}.db"))
-                        tar.add(source, arcname=os.path.normpath(os.path.join(name, file)))
+                            copy = _consistent_copy(source, os.path.join(scratch, f"{kept}.db"))
+                            _add(tar, copy, os.path.join(name, file), mtime=int(os.stat(source).st_mtime))
+                        else:
+                            _add(tar, source, os.path.join(name, file))
                         kept += 1
             os.replace(partial, archive)
         finally:
             if os.path.exists(partial):
                 os.remove(partial)
     return kept, dropped
+
+
+def pack_bench(bench_dir: str, out_dir: str) -> list[tuple[str, int, int]]:
+    """Pack a bench folder into ``out_dir``: ``DATASET-MODEL.tar.gz`` for each pair's folder,
+    ``bench.tar.gz`` for the rest (settings, tables, folds); returns (archive, files kept,
+    unfinished trainings left out) for each archive."""
+    pairs = sorted(os.path.join(dataset, model) for dataset in os.listdir(bench_dir)
+                   if os.path.isdir(os.path.join(bench_dir, dataset))
+                   for model in os.listdir(os.path.join(bench_dir, dataset))
+                   if os.path.isdir(os.path.join(bench_dir, dataset, model)))
+    packed = []
+    for under, name in [(pair, pair.replace(os.sep, "-")) for pair in pairs] + [("", "bench")]:
+        archive = os.path.join(out_dir, f"{name}.tar.gz")
+        kept, dropped = pack(bench_dir, archive, under, frozenset() if under else frozenset(pairs))
+        packed.append((archive, kept, dropped))
+    return packed
+
+
+def _add(tar: tarfile.TarFile, path: str, name: str, mtime: int | None = None) -> None:
+    """Add one file, or one folder without its content, with no owner (uid 0, no names): the bytes
+    do not depend on who packed it. ``mtime`` dates a copy as its original."""
+    info = tar.gettarinfo(path, name)
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    if mtime is not None:
+        info.mtime = mtime
+    if info.isfile():
+        with open(path, "rb") as fh:
+            tar.addfile(info, fh)
+    else:
+        tar.addfile(info)
 
 
 def _consistent_copy(database: str, copy: str) -> str:
@@ -90,28 +137,42 @@ def _consistent_copy(database: str, copy: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dir")
-    parser.add_argument("archive")
-    parser.add_argument("--replace", action="store_true", help="replace an existing archive")
+    parser.add_argument("archive", help="the archive, or with --per-pair the folder of the archives")
+    parser.add_argument("--per-pair", action="store_true", help="pack a bench folder into one archive per pair")
+    parser.add_argument("--replace", action="store_true", help="replace existing archives")
     args = parser.parse_args(argv)
     if not os.path.isdir(args.run_dir):
         print(f"Error: {args.run_dir} is not a folder", file=sys.stderr)
         return 2
-    if os.path.exists(args.archive) and not args.replace:
+    if args.per_pair and not os.path.isfile(os.path.join(args.run_dir, BENCH_FILE)):
+        print(f"Error: {args.run_dir} is not a bench folder (no {BENCH_FILE}); --per-pair packs a bench",
+              file=sys.stderr)
+        return 2
+    if args.per_pair and os.path.isdir(args.archive) and not args.replace \
+            and any(f.endswith(".tar.gz") for f in os.listdir(args.archive)):
+        print(f"Error: {args.archive} holds archives; pass --replace to replace them", file=sys.stderr)
+        return 2
+    if not args.per_pair and os.path.exists(args.archive) and not args.replace:
         print(f"Error: {args.archive} exists; pass --replace to replace it", file=sys.stderr)
         return 2
     if not os.path.isdir(os.path.dirname(os.path.abspath(args.archive))):
         print(f"Error: the folder of {args.archive} does not exist", file=sys.stderr)
         return 2
     try:
-        kept, dropped = pack(args.run_dir, args.archive)
+        if args.per_pair:
+            os.makedirs(args.archive, exist_ok=True)
+            packed = pack_bench(args.run_dir, args.archive)
+        else:
+            packed = [(args.archive, *pack(args.run_dir, args.archive))]
     except sqlite3.DatabaseError as exc:
         print(f"Error: cannot copy a selection database: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
         print(f"Error: cannot pack {args.run_dir} into {args.archive}: {exc}", file=sys.stderr)
         return 1
-    size = os.path.getsize(args.archive)
-    print(f"{args.archive}: {kept} files, {size / 1024:.0f} KiB; {dropped} unfinished training(s) left out")
+    for archive, kept, dropped in packed:
+        size = os.path.getsize(archive)
+        print(f"{archive}: {kept} files, {size / 1024:.0f} KiB; {dropped} unfinished training(s) left out")
     return 0
 
 

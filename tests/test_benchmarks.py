@@ -3,6 +3,7 @@ import os
 import sqlite3
 import sys
 import tarfile
+import time
 
 import dgl
 import networkx as nx
@@ -65,6 +66,20 @@ def test_bridge_task_hides_its_class_from_every_3_hop_neighbourhood():
         assert len(mixed) == len(cliques) and all(mixed) == (label == 0)
 
 
+def _write_files(folder, files):
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+
+
+def _extracted(archives, into):
+    for archive in archives:
+        with tarfile.open(archive) as tar:
+            tar.extractall(into, filter="data")
+    return {os.path.relpath(os.path.join(root, f), into): open(os.path.join(root, f), "rb").read()
+            for root, _, files in os.walk(into) for f in files}
+
+
 def test_pack_run_leaves_out_what_a_kill_left_unfinished(tmp_path):
     run = tmp_path / "run"
     files = {
@@ -81,9 +96,7 @@ def test_pack_run_leaves_out_what_a_kill_left_unfinished(tmp_path):
         "fold-0/candidate-2/metrics.jsonl": "{}\n", "fold-0/candidate-2/stopped.json": '{"stopped": "pruned"}',
         "selection.db-journal": "a commit under way",
     }
-    for name, text in files.items():
-        (run / name).parent.mkdir(parents=True, exist_ok=True)
-        (run / name).write_text(text)
+    _write_files(run, files)
     with sqlite3.connect(run / "selection.db") as db:
         db.execute("CREATE TABLE trials (id INTEGER)")
     archive = str(tmp_path / "run.tar.gz")
@@ -96,6 +109,38 @@ def test_pack_run_leaves_out_what_a_kill_left_unfinished(tmp_path):
                       "run/selection.db", "run/selection.json"]
 
 
+def test_pack_run_per_pair_gives_what_one_archive_gives_and_the_same_bytes_for_an_unchanged_pair(tmp_path):
+    bench = tmp_path / "bench"
+    _write_files(bench, {
+        "bench.json": "{}", "results.json": '{"pairs": []}', "table.md": "|", "D/folds.json": "[]",
+        "D/m1/pair.json": "{}", "D/m1/fold-0/final-0/metrics.jsonl": "{}\n", "D/m1/fold-0/final-0/summary.json": "{}",
+        "D/m1/fold-0/final-0/best.pt": "x", "D/m-2/fold-0/final-0/metrics.jsonl": "{}\n",  # running
+        "D/m-2/fold-0/final-1/config.json": "{}",
+    })
+    with sqlite3.connect(bench / "D" / "m1" / "selection.db") as db:
+        db.execute("CREATE TABLE trials (id INTEGER)")
+    out = tmp_path / "out"
+    assert pack_run.main([str(bench), str(out), "--per-pair"]) == 0
+    archives = sorted(os.listdir(out))
+    assert archives == ["D-m-2.tar.gz", "D-m1.tar.gz", "bench.tar.gz"]
+    with tarfile.open(out / "D-m1.tar.gz") as tar:
+        assert sorted(m.name for m in tar.getmembers() if m.isfile()) == [
+            "bench/D/m1/fold-0/final-0/metrics.jsonl", "bench/D/m1/fold-0/final-0/summary.json",
+            "bench/D/m1/pair.json", "bench/D/m1/selection.db"]
+    with tarfile.open(out / "bench.tar.gz") as tar:
+        assert sorted(m.name for m in tar.getmembers() if m.isfile()) == [
+            "bench/D/folds.json", "bench/bench.json", "bench/results.json", "bench/table.md"]
+    assert pack_run.pack(str(bench), str(tmp_path / "one.tar.gz")) == (9, 1)
+    assert _extracted([out / a for a in archives], tmp_path / "x") == _extracted([tmp_path / "one.tar.gz"],
+                                                                                tmp_path / "y")
+    first = {a: (out / a).read_bytes() for a in archives}
+    time.sleep(1.1)  # a later second: no time of packing may reach the bytes
+    _write_files(bench, {"D/m-2/fold-0/final-0/summary.json": "{}"})
+    assert pack_run.main([str(bench), str(out), "--per-pair", "--replace"]) == 0
+    again = {a: (out / a).read_bytes() for a in archives}
+    assert [a for a in archives if again[a] != first[a]] == ["D-m-2.tar.gz"]
+
+
 def test_pack_run_bad_input_gives_one_line(tmp_path, capsys):
     run = tmp_path / "run"
     run.mkdir()
@@ -106,3 +151,11 @@ def test_pack_run_bad_input_gives_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"Error: cannot copy a selection database: {run / 'selection.db'}: ") and err.count("\n") == 1
     assert os.listdir(tmp_path) == ["run"]  # no archive, no partial one
+    assert pack_run.main([str(run), str(tmp_path / "out"), "--per-pair"]) == 2
+    assert capsys.readouterr().err == f"Error: {run} is not a bench folder (no bench.json); --per-pair packs a bench\n"
+    (run / "bench.json").write_text("{}")
+    (run / "selection.db").unlink()
+    assert pack_run.main([str(run), str(tmp_path / "out"), "--per-pair"]) == 0
+    capsys.readouterr()
+    assert pack_run.main([str(run), str(tmp_path / "out"), "--per-pair"]) == 2  # never replaced unasked
+    assert capsys.readouterr().err == f"Error: {tmp_path / 'out'} holds archives; pass --replace to replace them\n"
