@@ -209,12 +209,13 @@ def test_bench_resumes_and_writes_tables(tmp_path, data_dir, monkeypatch):
     table = open(os.path.join(out, "table.md")).read()
     assert table.splitlines()[0] == "| model | synthetic |" and "| wl-kernel | " in table
     csv_head = open(os.path.join(out, "table.csv")).readline().strip()
-    assert csv_head == "dataset,model,mean,std,folds,seconds,seconds_per_epoch"
-    # Seconds per epoch: the mean over every epoch of every fold's run; none for a kernel.
+    assert csv_head == "dataset,model,mean,std,folds,seconds,seconds_per_epoch,train_seconds"
+    # Seconds per epoch: the mean over every epoch of every fold's run, and their sum; none for a kernel.
     rows = [json.loads(line) for i in range(2)
             for line in open(os.path.join(out, "synthetic", "sage-mean", f"fold-{i}", "metrics.jsonl"))]
     assert len(rows) == 2 and pairs[0]["epoch_seconds"] == pytest.approx(sum(r["seconds"] for r in rows) / 2)
-    assert pairs[1]["epoch_seconds"] is None
+    assert pairs[0]["train_seconds"] == pytest.approx(sum(r["seconds"] for r in rows))
+    assert pairs[1]["epoch_seconds"] is None and pairs[1]["train_seconds"] is None
     assert f"({pairs[0]['epoch_seconds']:.2f} s/epoch)" in table
     with pytest.raises(ConfigError, match="holds a bench with other settings \\(folds: 2 != 3\\)"):
         run_bench(dataclasses.replace(base, folds=3), ["synthetic"], ["sage-mean"], out)

@@ -2,7 +2,9 @@
 
 ``out/DATASET/folds.json`` fixes the folds of a dataset for every model;
 ``out/DATASET/MODEL/`` holds the pair's cross-validation run and ``pair.json``
-(scores, wall time) once it has finished, so a rerun skips it. ``table.md``,
+(scores, times) once it has finished, so a rerun skips it. Of its times, ``seconds`` is the wall
+time of the invocation that finished the pair (not of earlier, interrupted ones), ``train_seconds``
+the sum of every epoch of every training it kept, whichever invocation ran it. ``table.md``,
 ``table.csv`` and ``results.json`` are rewritten after every pair.
 """
 from __future__ import annotations
@@ -11,6 +13,7 @@ import csv
 import dataclasses
 import io
 import json
+import math
 import os
 import statistics
 import time
@@ -112,20 +115,22 @@ def run_pair(config: RunConfig, model: str, out: str, data: Any, folds: list, fo
             summary = json.load(fh)
     pair = {"dataset": config.dataset, "model": model, "mean": summary["test_score_mean"],
             "std": summary["test_score_std"], "per_fold": [r["test_score"] for r in summary["per_fold"]],
-            "seconds": time.perf_counter() - tick, "epoch_seconds": epoch_seconds(pair_dir)}
+            "seconds": time.perf_counter() - tick, **epoch_times(pair_dir)}
     write_json(os.path.join(pair_dir, "pair.json"), pair)
     return pair
 
 
-def epoch_seconds(folder: str) -> Optional[float]:
-    """Mean wall time of one epoch (training pass and validation) over every training run under
-    ``folder`` (folds, candidates, final runs); ``None`` where nothing trained by epochs (kernels)."""
+def epoch_times(folder: str) -> dict[str, Optional[float]]:
+    """``epoch_seconds``, the mean wall time of one epoch (training pass and validation), and
+    ``train_seconds``, their sum, over every training run under ``folder`` (folds, candidates,
+    final runs); ``None`` where nothing trained by epochs (kernels)."""
     times = []
     for root, _, files in os.walk(folder):
         if "metrics.jsonl" in files:
             with open(os.path.join(root, "metrics.jsonl")) as fh:
                 times += [json.loads(line)["seconds"] for line in fh if line.strip()]
-    return statistics.fmean(times) if times else None
+    return {"epoch_seconds": statistics.fmean(times) if times else None,
+            "train_seconds": math.fsum(times) if times else None}
 
 
 def finished_pair(out: str, dataset: str, model: str) -> Optional[dict[str, Any]]:
@@ -180,8 +185,9 @@ def run_bench(
                         dataclasses.replace(config, model=model if model in MODELS else base.model), out)
                 echo(f"[{done}/{total}] {dataset} {model}: {len(folds)}-fold cross-validation ...")
                 pair = run_pair(config, model, out, data, folds, folds_path, progress, selection, echo)
+                trained = "" if pair["train_seconds"] is None else f"; {pair['train_seconds']:.0f} s of epochs in all"
                 echo(f"[{done}/{total}] {dataset} {model}: {100 * pair['mean']:.2f} +- {100 * pair['std']:.2f} "
-                     f"({pair['seconds']:.0f} s)")
+                     f"({pair['seconds']:.0f} s{trained})")
             pairs.append(pair)
             write_tables(pairs, out, datasets, models)
     return pairs
@@ -229,16 +235,17 @@ def write_tables(pairs: Sequence[dict[str, Any]], out: str, datasets: Sequence[s
     """``table.md``, ``table.csv`` (one row per pair) and ``results.json`` in ``out``."""
     rows = io.StringIO()
     writer = csv.writer(rows, lineterminator="\n")
-    writer.writerow(["dataset", "model", "mean", "std", "folds", "seconds", "seconds_per_epoch"])
+    writer.writerow(["dataset", "model", "mean", "std", "folds", "seconds", "seconds_per_epoch", "train_seconds"])
     for p in pairs:
         per_epoch = "" if p.get("epoch_seconds") is None else f"{p['epoch_seconds']:.4f}"
+        trained = "" if p.get("train_seconds") is None else f"{p['train_seconds']:.1f}"
         writer.writerow([p["dataset"], p["model"], f"{p['mean']:.6f}", f"{p['std']:.6f}", len(p["per_fold"]),
-                         f"{p['seconds']:.1f}", per_epoch])
+                         f"{p['seconds']:.1f}", per_epoch, trained])
     for name, text in (("table.md", format_table(pairs, datasets, models) + "\n"), ("table.csv", rows.getvalue())):
         atomic_write_text(os.path.join(out, name), text)
     write_json(os.path.join(out, "results.json"), {"pairs": list(pairs), "gains": relative_gains(pairs, datasets),
                                                           "time_ratios": time_ratios(pairs, datasets)})
 
 
-__all__ = ["BENCH_MODELS", "Selection", "epoch_seconds", "format_table", "relative_gains", "run_bench", "run_pair",
+__all__ = ["BENCH_MODELS", "Selection", "epoch_times", "format_table", "relative_gains", "run_bench", "run_pair",
            "time_ratios"]
