@@ -17,7 +17,7 @@ from dgl_diffpool.models import MODELS, DiffPoolDet, build_model
 from dgl_diffpool.nn.cluster_pool import cluster_pool, dense_cluster_pool
 from dgl_diffpool.training import RunConfig
 from dgl_diffpool.training import bench as bench_module
-from dgl_diffpool.training.bench import format_table, run_bench
+from dgl_diffpool.training.bench import epoch_times, format_table, run_bench
 from dgl_diffpool.training.kernel_svm import kernel_cross_validate, kernel_matrix
 
 from conftest import dense_adjacency, random_graph
@@ -186,6 +186,16 @@ def test_wl_kernel_separates_cycles_from_paths(gen):
     assert result["test_score_mean"] == 1.0 and len(result["per_fold"]) == 3
     with pytest.raises(ConfigError, match="unknown kernel 'rbf'"):
         kernel_matrix("rbf", data)
+
+
+def test_epoch_times_are_the_median_epoch_and_the_sum_of_every_run(tmp_path):
+    for run, seconds in (("fold-0/final-0", [1.0, 1.5, 600.0]), ("fold-0/candidate-1", [1.25]),  # 600: a pause
+                         ("fold-1/final-0", [2.0])):
+        os.makedirs(tmp_path / run)
+        (tmp_path / run / "metrics.jsonl").write_text("".join(json.dumps({"epoch": i, "seconds": t}) + "\n"
+                                                              for i, t in enumerate(seconds)))
+    assert epoch_times(str(tmp_path)) == {"epoch_seconds": 1.5, "train_seconds": 605.75}
+    assert epoch_times(str(tmp_path / "fold-9")) == {"epoch_seconds": None, "train_seconds": None}
 
 
 def test_bench_resumes_and_writes_tables(tmp_path, data_dir, monkeypatch):

@@ -121,15 +121,16 @@ def run_pair(config: RunConfig, model: str, out: str, data: Any, folds: list, fo
 
 
 def epoch_times(folder: str) -> dict[str, Optional[float]]:
-    """``epoch_seconds``, the mean wall time of one epoch (training pass and validation), and
+    """``epoch_seconds``, the median wall time of one epoch (training pass and validation), and
     ``train_seconds``, their sum, over every training run under ``folder`` (folds, candidates,
-    final runs); ``None`` where nothing trained by epochs (kernels)."""
+    final runs); ``None`` where nothing trained by epochs (kernels). The median, because an epoch
+    during which the machine was paused or shared would move a mean by its whole delay."""
     times = []
     for root, _, files in os.walk(folder):
         if "metrics.jsonl" in files:
             with open(os.path.join(root, "metrics.jsonl")) as fh:
                 times += [json.loads(line)["seconds"] for line in fh if line.strip()]
-    return {"epoch_seconds": statistics.fmean(times) if times else None,
+    return {"epoch_seconds": statistics.median(times) if times else None,
             "train_seconds": math.fsum(times) if times else None}
 
 
