@@ -76,8 +76,7 @@ def _extracted(archives, into):
     for archive in archives:
         with tarfile.open(archive) as tar:
             tar.extractall(into, filter="data")
-    return {os.path.relpath(os.path.join(root, f), into): open(os.path.join(root, f), "rb").read()
-            for root, _, files in os.walk(into) for f in files}
+    return {str(path.relative_to(into)): path.read_bytes() for path in into.rglob("*") if path.is_file()}
 
 
 def test_pack_run_leaves_out_what_a_kill_left_unfinished(tmp_path):
