@@ -220,7 +220,7 @@ def test_bench_resumes_and_writes_tables(tmp_path, data_dir, monkeypatch):
     assert table.splitlines()[0] == "| model | synthetic |" and "| wl-kernel | " in table
     csv_head = open(os.path.join(out, "table.csv")).readline().strip()
     assert csv_head == "dataset,model,mean,std,folds,seconds,seconds_per_epoch,train_seconds"
-    # Seconds per epoch: the mean over every epoch of every fold's run, and their sum; none for a kernel.
+    # Seconds per epoch: the median over every epoch of every fold's run, and their sum; none for a kernel.
     rows = [json.loads(line) for i in range(2)
             for line in open(os.path.join(out, "synthetic", "sage-mean", f"fold-{i}", "metrics.jsonl"))]
     assert len(rows) == 2 and pairs[0]["epoch_seconds"] == pytest.approx(sum(r["seconds"] for r in rows) / 2)
@@ -240,6 +240,15 @@ def test_bench_resumes_and_writes_tables(tmp_path, data_dir, monkeypatch):
         run_bench(dataclasses.replace(base, sort_k=5), ["synthetic"], ["sage-mean"], out)
     with pytest.raises(ConfigError, match="unknown model\\(s\\) nope"):
         run_bench(base, ["synthetic"], ["nope"], out)
+    # A pair finished by an earlier version (a mean epoch, no train_seconds) reads with timings from its metrics.
+    pair_json = os.path.join(out, "synthetic", "sage-mean", "pair.json")
+    with open(pair_json) as fh:
+        old = json.load(fh)
+    del old["train_seconds"]
+    with open(pair_json, "w") as fh:
+        json.dump({**old, "epoch_seconds": 99.0}, fh)
+    assert run_bench(base, ["synthetic"], ["sage-mean"], out, echo=lambda s: None) == pairs[:1]
+    assert "(99.00 s/epoch)" not in open(os.path.join(out, "table.md")).read()
 
 
 def test_table_reports_the_gain_over_the_mean_pool_baseline():

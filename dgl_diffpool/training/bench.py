@@ -135,11 +135,14 @@ def epoch_times(folder: str) -> dict[str, Optional[float]]:
 
 
 def finished_pair(out: str, dataset: str, model: str) -> Optional[dict[str, Any]]:
-    path = os.path.join(out, dataset, model, "pair.json")
+    """A finished pair's ``pair.json``, its timings recomputed from its runs' metrics: a pair
+    written by an earlier version (a mean epoch, no ``train_seconds``) reads as this one's."""
+    pair_dir = os.path.join(out, dataset, model)
+    path = os.path.join(pair_dir, "pair.json")
     if not os.path.exists(path):
         return None
     with open(path) as fh:
-        return json.load(fh)
+        return {**json.load(fh), **epoch_times(pair_dir)}
 
 
 def run_bench(
