@@ -11,7 +11,8 @@ database is copied with SQLite's backup, consistent even while the run writes it
 files are left out); the trainings under way when it was copied are put back by the resume
 (their workers do not exist where it resumes).
 
-An archive is reproducible: packing the same files again gives the same bytes. A bench, packed
+An archive is reproducible: packing the same files and folders (with their times) again gives
+the same bytes. A bench, packed
 ``--per-pair``, becomes one archive per (dataset, model) pair plus one for the rest, so that the
 archive of a finished pair, repacked at every session's end, is the same file each time, which
 version control stores once (one archive of the whole bench would be stored again in full, each
@@ -41,8 +42,8 @@ DATABASE_JOURNALS = ("-journal", "-wal", "-shm")  # SQLite's own: the backup cop
 
 
 def unfinished_training(files: list[str]) -> bool:
-    """A training's folder (it has a checkpoint or per-epoch metrics: ``last.pt`` is written
-    first) without the summary written at its end or the mark of a selection's stop."""
+    """A training's folder (it has a checkpoint or per-epoch metrics) without the summary
+    written at its end or the mark of a selection's stop."""
     started = "last.pt" in files or "metrics.jsonl" in files
     return started and SUMMARY_FILE not in files and STOPPED_FILE not in files
 
@@ -99,8 +100,13 @@ def pack_bench(bench_dir: str, out_dir: str) -> list[tuple[str, int, int]]:
                    if os.path.isdir(os.path.join(bench_dir, dataset))
                    for model in os.listdir(os.path.join(bench_dir, dataset))
                    if os.path.isdir(os.path.join(bench_dir, dataset, model)))
+    names = [pair.replace(os.sep, "-") for pair in pairs] + ["bench"]
+    clashing = sorted({n for n in names if names.count(n) > 1})
+    if clashing:
+        raise ValueError(f"two folders would share the archive {clashing[0]}.tar.gz; pack them one by one")
+    os.makedirs(out_dir, exist_ok=True)
     packed = []
-    for under, name in [(pair, pair.replace(os.sep, "-")) for pair in pairs] + [("", "bench")]:
+    for under, name in zip(pairs + [""], names):
         archive = os.path.join(out_dir, f"{name}.tar.gz")
         kept, dropped = pack(bench_dir, archive, under, frozenset() if under else frozenset(pairs))
         packed.append((archive, kept, dropped))
@@ -144,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
     if not os.path.isdir(args.run_dir):
         print(f"Error: {args.run_dir} is not a folder", file=sys.stderr)
         return 2
+    run_dir, archive = os.path.abspath(args.run_dir), os.path.abspath(args.archive)
+    if os.path.commonpath([run_dir, archive]) == run_dir:
+        print(f"Error: {args.archive} is inside {args.run_dir}, which it would pack into itself", file=sys.stderr)
+        return 2
     if args.per_pair and not os.path.isfile(os.path.join(args.run_dir, BENCH_FILE)):
         print(f"Error: {args.run_dir} is not a bench folder (no {BENCH_FILE}); --per-pair packs a bench",
               file=sys.stderr)
@@ -155,24 +165,26 @@ def main(argv: list[str] | None = None) -> int:
     if not args.per_pair and os.path.exists(args.archive) and not args.replace:
         print(f"Error: {args.archive} exists; pass --replace to replace it", file=sys.stderr)
         return 2
-    if not os.path.isdir(os.path.dirname(os.path.abspath(args.archive))):
+    if not os.path.isdir(os.path.dirname(archive)):
         print(f"Error: the folder of {args.archive} does not exist", file=sys.stderr)
         return 2
     try:
         if args.per_pair:
-            os.makedirs(args.archive, exist_ok=True)
             packed = pack_bench(args.run_dir, args.archive)
         else:
             packed = [(args.archive, *pack(args.run_dir, args.archive))]
     except sqlite3.DatabaseError as exc:
         print(f"Error: cannot copy a selection database: {exc}", file=sys.stderr)
         return 1
+    except ValueError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"Error: cannot pack {args.run_dir} into {args.archive}: {exc}", file=sys.stderr)
         return 1
-    for archive, kept, dropped in packed:
-        size = os.path.getsize(archive)
-        print(f"{archive}: {kept} files, {size / 1024:.0f} KiB; {dropped} unfinished training(s) left out")
+    for path, kept, dropped in packed:
+        size = os.path.getsize(path)
+        print(f"{path}: {kept} files, {size / 1024:.0f} KiB; {dropped} unfinished training(s) left out")
     return 0
 
 

@@ -158,3 +158,13 @@ def test_pack_run_bad_input_gives_one_line(tmp_path, capsys):
     capsys.readouterr()
     assert pack_run.main([str(run), str(tmp_path / "out"), "--per-pair"]) == 2  # never replaced unasked
     assert capsys.readouterr().err == f"Error: {tmp_path / 'out'} holds archives; pass --replace to replace them\n"
+    for inside in ([str(run / "a.tar.gz")], [str(run / "packed"), "--per-pair"]):  # it would swallow itself
+        assert pack_run.main([str(run), *inside, "--replace"]) == 2
+        assert capsys.readouterr().err == f"Error: {inside[0]} is inside {run}, which it would pack into itself\n"
+    assert sorted(os.listdir(run)) == ["bench.json"]
+    (run / "X-s2v" / "diffpool").mkdir(parents=True)  # X-s2v-diffpool.tar.gz, and X's s2v-diffpool's too
+    (run / "X" / "s2v-diffpool").mkdir(parents=True)
+    assert pack_run.main([str(run), str(tmp_path / "new"), "--per-pair"]) == 2
+    assert capsys.readouterr().err == ("Error: two folders would share the archive X-s2v-diffpool.tar.gz; "
+                                       "pack them one by one\n")
+    assert not (tmp_path / "new").exists()

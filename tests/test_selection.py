@@ -396,6 +396,15 @@ def test_bench_gives_every_model_the_same_selection(tmp_path, data_dir):
     assert again["per_fold"] == wl["per_fold"]
     rerun = CliRunner().invoke(cli, [*args[:-4], "--final-runs", "3", "--out", out])
     assert rerun.exit_code == 1 and "holds a bench with other settings (final_runs: 2 != 3)" in rerun.output
+    pruned = CliRunner().invoke(cli, [*args, "--prune"])  # the median pruner changes which candidate wins
+    assert pruned.exit_code == 1 and "holds a bench with other settings (prune: False != True)" in pruned.output
+    settings_file = os.path.join(out, "bench.json")
+    settings = json.load(open(settings_file))
+    del settings["prune"]  # a bench from before the setting was recorded ran without pruning
+    with open(settings_file, "w") as fh:
+        json.dump(settings, fh)
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    assert "prune: False != True" in CliRunner().invoke(cli, [*args, "--prune"]).output
 
 
 def test_workers_claim_and_put_back_trials_one_at_a_time(tmp_path, data_dir, monkeypatch):

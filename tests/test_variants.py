@@ -251,6 +251,35 @@ def test_bench_resumes_and_writes_tables(tmp_path, data_dir, monkeypatch):
     assert "(99.00 s/epoch)" not in open(os.path.join(out, "table.md")).read()
 
 
+def test_bench_stopped_by_bad_input_leaves_nothing_behind(tmp_path, data_dir):
+    base = RunConfig(data_dir=data_dir, epochs=1, hidden=8, mlp_hidden=8, batch_size=128, folds=2000)
+    out = tmp_path / "bench"
+    with pytest.raises(ConfigError, match="--folds 2000"):
+        run_bench(base, ["synthetic"], ["sage-mean"], str(out), echo=lambda s: None)
+    assert not out.exists()
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")  # a folder that existed keeps what it held, and only that
+    with pytest.raises(ConfigError, match="--folds 2000"):
+        run_bench(base, ["synthetic"], ["sage-mean"], str(out), echo=lambda s: None)
+    assert os.listdir(out) == ["notes.txt"]
+    # A model these graphs cannot take stops the first pair, after the folds were drawn.
+    with pytest.raises(ConfigError, match="pool"):
+        run_bench(dataclasses.replace(base, folds=2, pool_levels=40), ["synthetic"], ["diffpool"], str(out),
+                  echo=lambda s: None)
+    assert os.listdir(out) == ["notes.txt"]
+    pairs = run_bench(dataclasses.replace(base, folds=2), ["synthetic"], ["wl-kernel"], str(out), echo=lambda s: None)
+    assert len(pairs[0]["per_fold"]) == 2  # the corrected settings are not refused
+    with pytest.raises(ConfigError, match="other settings \\(folds: 2 != 2000\\)"):  # a bench that ran stays
+        run_bench(base, ["synthetic"], ["wl-kernel"], str(out))
+    assert sorted(os.listdir(out)) == ["bench.json", "notes.txt", "results.json", "synthetic", "table.csv", "table.md"]
+
+
+def test_bench_refuses_a_name_given_twice(tmp_path):
+    with pytest.raises(ConfigError, match="^ENZYMES, sage-mean given twice; name each dataset and model once$"):
+        run_bench(RunConfig(), ["ENZYMES", "enzymes"], ["sage-mean", "diffpool", "sage-mean"], str(tmp_path / "b"))
+    assert not (tmp_path / "b").exists()
+
+
 def test_table_reports_the_gain_over_the_mean_pool_baseline():
     pairs = [
         {"dataset": "A", "model": "diffpool", "mean": 0.66, "std": 0.01, "per_fold": [], "seconds": 1},

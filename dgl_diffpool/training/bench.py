@@ -15,6 +15,7 @@ import io
 import json
 import math
 import os
+import shutil
 import statistics
 import time
 from dataclasses import dataclass
@@ -22,10 +23,10 @@ from typing import Any, Callable, Optional, Sequence
 
 from ..data.storage import atomic_write_text
 from ..errors import ConfigError
-from ..names import BENCH_MODELS, MODELS, OGB_DATASETS, resolve_dataset_name
+from ..names import BENCH_MODELS, OGB_DATASETS, resolve_dataset_name
 from .config import RunConfig
 from .cross_validation import cross_validate, load_folds, make_folds
-from .preflight import PREPROCESSED_MODELS, load_config_dataset, resolve_protocol
+from .preflight import load_config_dataset, resolve_protocol
 from .progress import Progress
 from .rundir import write_json
 from .kernel_svm import C_GRID, KERNELS, kernel_cross_validate, kernel_matrix
@@ -41,7 +42,8 @@ BASELINE, HEADLINE = "sage-mean", "diffpool"
 @dataclass(frozen=True)
 class Selection:
     """Model selection for every pair: the search space (a YAML file, or ``default`` for each
-    model's own), final runs per fold, worker processes and the Optuna storage URL."""
+    model's own), final runs per fold, worker processes, the Optuna storage URL and whether
+    Optuna's median pruner stops trailing candidates."""
 
     space: str
     final_runs: int = 3
@@ -58,12 +60,13 @@ def _check_settings(out: str, base: RunConfig, selection: Optional[Selection] = 
     """
     settings = {k: v for k, v in base.to_dict().items() if k not in _PAIR_FIELDS}
     settings.update(select=None if selection is None else selection.space,
-                    final_runs=None if selection is None else selection.final_runs)
+                    final_runs=None if selection is None else selection.final_runs,
+                    prune=selection is not None and selection.prune)  # pruning changes which candidate wins
     path = os.path.join(out, SETTINGS_FILE)
     if os.path.exists(path):
         with open(path) as fh:
             saved = json.load(fh)
-        defaults = {**RunConfig().to_dict(), "select": None, "final_runs": None}
+        defaults = {**RunConfig().to_dict(), "select": None, "final_runs": None, "prune": False}
         diff = [f"{k}: {saved.get(k, defaults[k])!r} != {v!r}" for k, v in settings.items()
                 if saved.get(k, defaults[k]) != v]
         if diff:
@@ -73,7 +76,9 @@ def _check_settings(out: str, base: RunConfig, selection: Optional[Selection] = 
 
 
 def _dataset_folds(config: RunConfig, out: str) -> tuple[Any, list, str]:
-    data = load_config_dataset(config)
+    """The dataset and its folds (``out/DATASET/folds.json``, drawn the first time). No model's
+    precomputed node data: the folds and the kernels need none, and each GNN's run loads its own."""
+    data = load_config_dataset(dataclasses.replace(config, model=BASELINE))
     resolve_protocol(dataclasses.replace(config, protocol="cv"), data)  # binary-target datasets stop here
     path = os.path.join(out, config.dataset, "folds.json")
     if os.path.exists(path):
@@ -166,12 +171,38 @@ def run_bench(
     if ogb:
         raise ConfigError(f"bench cross-validates, and {', '.join(ogb)} come(s) with an official split: "
                           "use dgl-diffpool train --dataset NAME --seeds N instead")
+    repeated = sorted({n for names in (datasets, models) for n in names if list(names).count(n) > 1})
+    if repeated:
+        raise ConfigError(f"{', '.join(repeated)} given twice; name each dataset and model once")
     base = dataclasses.replace(base, protocol="cv")
-    os.makedirs(out, exist_ok=True)
     if selection is not None:  # every model's space, before anything runs
         for model in models:
             load_space(selection.space, model, kernel=model in KERNELS)
+    settings_path = os.path.join(out, SETTINGS_FILE)
+    created = [p for p in (out, settings_path, *(os.path.join(out, d) for d in datasets)) if not os.path.exists(p)]
+    os.makedirs(out, exist_ok=True)
     _check_settings(out, base, selection)
+    try:
+        return _run_pairs(base, datasets, models, out, progress, echo, selection)
+    except ConfigError:
+        # Bad input found by the first pair (too many folds, a model these graphs cannot take): a new
+        # bench's settings would lock the folder to it, so what this call made goes, unless something ran.
+        if settings_path in created and not _anything_ran(out):
+            for path in created:  # the folder itself first, if this call made it
+                if os.path.isdir(path):
+                    shutil.rmtree(path)
+                elif os.path.exists(path):
+                    os.remove(path)
+        raise
+
+
+def _anything_ran(out: str) -> bool:
+    return any("metrics.jsonl" in files or "pair.json" in files for _, _, files in os.walk(out))
+
+
+def _run_pairs(base: RunConfig, datasets: Sequence[str], models: Sequence[str], out: str,
+               progress: bool | Progress, echo: Callable[[str], None],
+               selection: Optional[Selection]) -> list[dict[str, Any]]:
     pairs, total, done = [], len(datasets) * len(models), 0
     for dataset in datasets:
         data = folds = folds_path = None
@@ -183,10 +214,8 @@ def run_bench(
                      f"{100 * pair['mean']:.2f} +- {100 * pair['std']:.2f}")
             else:
                 config = dataclasses.replace(base, dataset=dataset)
-                if model in PREPROCESSED_MODELS or data is None:
-                    # Those need their precomputed data on the graphs; the others share one load.
-                    data, folds, folds_path = _dataset_folds(
-                        dataclasses.replace(config, model=model if model in MODELS else base.model), out)
+                if data is None:
+                    data, folds, folds_path = _dataset_folds(config, out)
                 echo(f"[{done}/{total}] {dataset} {model}: {len(folds)}-fold cross-validation ...")
                 pair = run_pair(config, model, out, data, folds, folds_path, progress, selection, echo)
                 trained = "" if pair["train_seconds"] is None else f"; {pair['train_seconds']:.0f} s of epochs in all"
@@ -230,9 +259,9 @@ def format_table(pairs: Sequence[dict[str, Any]], datasets: Sequence[str], model
 
 def time_ratios(pairs: Sequence[dict[str, Any]], datasets: Sequence[str]) -> dict[str, float]:
     """Per dataset, the headline model's seconds per epoch divided by the baseline's."""
-    time = {(p["dataset"], p["model"]): p.get("epoch_seconds") for p in pairs}
-    return {d: time[d, HEADLINE] / time[d, BASELINE] for d in datasets
-            if time.get((d, HEADLINE)) and time.get((d, BASELINE))}
+    per_epoch = {(p["dataset"], p["model"]): p.get("epoch_seconds") for p in pairs}
+    return {d: per_epoch[d, HEADLINE] / per_epoch[d, BASELINE] for d in datasets
+            if per_epoch.get((d, HEADLINE)) and per_epoch.get((d, BASELINE))}
 
 
 def write_tables(pairs: Sequence[dict[str, Any]], out: str, datasets: Sequence[str], models: Sequence[str]) -> None:
