@@ -89,6 +89,23 @@ def test_bad_input_gives_one_line(runner, args, message):
     _one_line_error(_run(runner, *args), message)
 
 
+@pytest.mark.parametrize("name, args, message", [
+    ("holdout", ["--val-fraction", "0.001"], "the validation split of synthetic (1000 graphs) holds no graph: "
+                                             "raise --val-fraction"),
+    ("test", ["--test-fraction", "0.001"], "the test split of synthetic (1000 graphs) holds no graph: "
+                                           "raise --test-fraction"),
+    ("cv", ["--protocol", "cv", "--folds", "2", "--val-fraction", "0.001"], "the validation split of synthetic"),
+    ("select", ["--protocol", "cv", "--folds", "2", "--val-fraction", "0.001", "--select", "default"],
+     "the validation split of synthetic"),
+])
+def test_a_split_without_graphs_gives_one_line(runner, tmp_path, data_dir, name, args, message):
+    # 4 classes of 250 graphs: 0.1% of a class rounds to no graph, in the hold-out split and in
+    # the inner split of each outer fold.
+    out = tmp_path / name
+    _one_line_error(_run(runner, "train", "--data-dir", data_dir, *FAST, *args, "--out", str(out)), message)
+    assert not out.exists()
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_cuda_without_cuda(runner, tmp_path, data_dir):
     result = _run(runner, "train", "--data-dir", data_dir, "--device", "cuda", "--out", str(tmp_path / "r"))

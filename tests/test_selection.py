@@ -349,8 +349,9 @@ def _live_processes_of_group(group: int, grace: float = 2.0) -> list[int]:
 def test_sigterm_stops_every_worker_and_its_batch_loader(tmp_path, data_dir):
     out = str(tmp_path / "run")
     # Batches of 3: enough batches per epoch for the loader worker processes to start.
-    proc = _select(["--select", _space_file(tmp_path), "--jobs", "2"], data_dir, out, popen=True,
-                   extra=["--batch-size", "3", "--epochs", "100", "--patience", "100"])
+    # Killed in the second of ARGS' two epochs (a resume may not change the budget: it stays short).
+    budget = ["--batch-size", "3"]
+    proc = _select(["--select", _space_file(tmp_path), "--jobs", "2"], data_dir, out, popen=True, extra=budget)
     deadline = time.monotonic() + 300
     while not os.path.exists(os.path.join(out, "fold-0", "candidate-1", "last.pt")):
         assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
@@ -361,8 +362,7 @@ def test_sigterm_stops_every_worker_and_its_batch_loader(tmp_path, data_dir):
     assert f"Error: interrupted; continue with: dgl-diffpool train --out {out} --resume" in output
     assert "leaked" not in output and "Traceback" not in output, output
     assert _live_processes_of_group(proc.pid) == [], "worker or loader processes outlived the run"
-    resumed = _select(["--resume", "--jobs", "1"], data_dir, out,  # its trainings end after an epoch
-                      extra=["--batch-size", "3", "--patience", "100", "--epochs", "1"])
+    resumed = _select(["--resume", "--jobs", "1"], data_dir, out, extra=budget)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     rows = json.load(open(os.path.join(out, "summary.json")))["per_fold"]
     assert [len(r["final_test_scores"]) for r in rows] == [2, 2]
@@ -457,6 +457,52 @@ def test_a_training_put_back_as_it_finishes_is_recorded_once(tmp_path, data_dir,
     assert sum("[4/4]" in line for line in lines) == 1
 
 
+def test_a_selection_cut_short_anywhere_resumes_to_the_same_results(tmp_path, data_dir, monkeypatch):
+    # A kill while the studies are being set up, or after a dead worker's training was failed and
+    # before it was put back, leaves a training that no trial holds: a resume enqueues it again
+    # instead of waiting for it forever.
+    import types
+
+    import optuna
+    from optuna.trial import TrialState
+
+    config, space = RunConfig(data_dir=data_dir, **{**TINY, "epochs": 1}), SearchSpace({"lr": [0.001, 0.01]})
+    clean = selection.select_and_assess(config, space, str(tmp_path / "clean"), final_runs=1, echo=lambda _: None)
+    enqueue, failed = optuna.study.Study.enqueue_trial, []
+
+    def cut_at_the_second(self, *args, **kwargs):
+        if self.study_name == "fold-0" and kwargs["user_attrs"] == {"candidate": 1}:
+            raise KeyboardInterrupt
+        return enqueue(self, *args, **kwargs)
+
+    def fail_and_die(self, study, trial, fold, final):  # the first half of a put-back, then the kill
+        self.storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        failed.append((study.study_name, trial.user_attrs))
+        raise KeyboardInterrupt
+
+    def never_wait(seconds):
+        raise AssertionError("a worker waits for a training that no trial holds")
+
+    for name, cut, where in (("setup", cut_at_the_second, optuna.study.Study),
+                             ("put-back", fail_and_die, selection._Worker)):
+        out = str(tmp_path / name)
+        with monkeypatch.context() as patched:
+            patched.setattr(where, "enqueue_trial" if name == "setup" else "_train", cut)
+            with pytest.raises(KeyboardInterrupt):
+                selection.select_and_assess(config, space, out, final_runs=1, echo=lambda _: None)
+        storage = selection._storage(selection.default_storage(out))
+        trials = optuna.load_study(study_name="fold-0", storage=storage).get_trials()
+        if name == "setup":
+            assert [t.user_attrs for t in trials] == [{"candidate": 0}]
+        else:
+            assert failed == [("fold-0", {"candidate": 0, "worker": f"{socket.gethostname()}:{os.getpid()}"})]
+            assert [t.state for t in trials] == [TrialState.FAIL, TrialState.WAITING]
+        with monkeypatch.context() as patched:
+            patched.setattr(selection, "time", types.SimpleNamespace(sleep=never_wait, monotonic=time.monotonic))
+            assert selection.select_and_assess(config, space, out, final_runs=1, resume=True,
+                                               echo=lambda _: None) == clean
+
+
 def test_the_pruner_stops_a_trailing_candidate(tmp_path, data_dir, monkeypatch):
     monkeypatch.setattr(selection, "PRUNE_AFTER_EPOCHS", 2)
     config = RunConfig(data_dir=data_dir, model="sage-mean", **{**TINY, "epochs": 4, "hidden": 16, "batch_size": 32})
@@ -502,6 +548,9 @@ def test_a_selection_and_a_plain_cross_validation_never_share_a_folder(tmp_path,
     assert runner.invoke(cli, args).exit_code == 0
     result = runner.invoke(cli, ["train", "--out", chosen, "--resume", "--fold", "0"])
     assert result.exit_code == 2 and "a selection runs every fold" in result.output
+    # A selection's trainings share one budget: a resume may not change it.
+    result = runner.invoke(cli, ["train", "--out", chosen, "--resume", "--epochs", "2"])
+    assert result.exit_code == 1 and "holds a selection whose trainings run up to 1 epochs, not 2" in result.output
     other = _space_file(tmp_path, "lr: [0.1]\n")
     result = runner.invoke(cli, ["train", "--out", chosen, "--resume", "--select", other])
     assert result.exit_code == 1 and "holds a selection with another search space" in result.output

@@ -16,7 +16,7 @@ from ..errors import ConfigError, DatasetError, RunFolderError
 from ..names import METRIC_LABELS
 from .config import RunConfig
 from .engine import RunResult, train
-from .preflight import build_config_model, load_config_dataset, resolve_protocol
+from .preflight import build_config_model, check_splits, load_config_dataset, resolve_protocol
 from .distributed import init_from_env, is_main_process, run_on_main
 from .progress import Progress
 from .rundir import (SELECTION_FILE, SETUP_LOCK_FILE, SUMMARY_FILE, check_same_config, folder_lock, read_json,
@@ -172,6 +172,7 @@ def cross_validate(
         if existing and os.path.exists(os.path.join(run_dir, SELECTION_FILE)):
             raise RunFolderError(f"{run_dir} holds a model selection; continue it with --resume (and no --fold)")
         folds = _shared_folds(run_dir, folds, data, folds_file is not None)
+        splits = fold_splits(data, folds, config)
         report, scores = Progress.of(progress), []
         for i in range(len(folds)) if only_fold is None else [only_fold]:
             fold_dir = os.path.join(run_dir, f"fold-{i}")
@@ -180,13 +181,23 @@ def cross_validate(
                 raise RunFolderError(f"{fold_dir} has finished already; pass --resume to keep it")
             step = report.within(f"fold {i + 1}/{len(folds)}")
             if done is None:
-                splits = fold_split(data.labels, folds[i], config.val_fraction, config.seed + i)
-                done = train(config, fold_dir, resume=resume, progress=step, data=data, splits=splits,
+                done = train(config, fold_dir, resume=resume, progress=step, data=data, splits=splits[i],
                              tensorboard=tensorboard)
             scores.append(done.test_score)
             if is_main_process():
                 step.say(finished_line(done, scores, "fold"))
         return run_on_main(lambda: _summarise(run_dir, config, len(folds)))
+
+
+def fold_splits(data: GraphClassificationData, folds: list[torch.Tensor],
+                config: RunConfig) -> list[dict[str, torch.Tensor]]:
+    """Each outer fold's training, validation and test split: the fold is the test split, the
+    validation split a stratified ``config.val_fraction`` of the rest drawn with seed
+    ``config.seed + i``; a split without graphs is refused for every fold before any trains."""
+    splits = [fold_split(data.labels, fold, config.val_fraction, config.seed + i) for i, fold in enumerate(folds)]
+    for split in splits:
+        check_splits(split, data)
+    return splits
 
 
 def finished_line(run: RunResult, scores: list[float], unit: str) -> str:

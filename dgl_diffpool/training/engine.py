@@ -24,7 +24,7 @@ from .distributed import barrier, gather_across_ranks, init_from_env, is_main_pr
 from .distributed import rank as dist_rank
 from .distributed import sum_across_ranks, sync_buffers, world_size, wrap_model
 from .metrics import probabilities, score, task_loss
-from .preflight import build_config_model, prepare_run, resolve_protocol
+from .preflight import build_config_model, check_splits, prepare_run, resolve_protocol
 from .progress import Progress
 from .rundir import BEST, LAST, SUMMARY_FILE, run_folder, write_json
 
@@ -259,6 +259,7 @@ def train(
     seed_everything(config.seed)
     if splits is None:
         data, splits = prepare_run(config, data)
+    check_splits(splits, data)
     recorded = config.resolved()
     if config.protocol == "auto":  # what the data say: a dataset given in Python may have its own split
         recorded = dataclasses.replace(recorded, protocol=resolve_protocol(config, data))

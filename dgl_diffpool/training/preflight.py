@@ -64,6 +64,19 @@ def prepare_run(
     return data, splits
 
 
+# What to change when a split has no graph, per split.
+_EMPTY_SPLIT = {"train": ("training", "lower --val-fraction or --test-fraction"),
+                "valid": ("validation", "raise --val-fraction"), "test": ("test", "raise --test-fraction")}
+
+
+def check_splits(splits: dict[str, torch.Tensor], data: GraphClassificationData) -> None:
+    """Refuse a split without graphs (a fraction that rounds to none in every class): training
+    needs graphs to learn from, validation to choose an epoch, a test split to be scored."""
+    for key, (name, fix) in _EMPTY_SPLIT.items():
+        if key in splits and len(splits[key]) == 0:
+            raise ConfigError(f"the {name} split of {data.name} ({len(data)} graphs) holds no graph: {fix}")
+
+
 def build_config_model(config: RunConfig, data: GraphClassificationData) -> nn.Module:
     """The model ``config`` describes for ``data``; options that cannot work (together, with
     these data, or in this machine's memory) are one :class:`ConfigError` line."""

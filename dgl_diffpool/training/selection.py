@@ -35,17 +35,16 @@ import numpy as np
 import torch
 
 from ..data import GraphClassificationData
-from ..data.splits import fold_split
 from ..errors import ConfigError, DiffPoolError, RunFolderError, TrainingError
 from .config import RunConfig
-from .cross_validation import FOLDS_FILE, load_folds, make_folds, saved_folds
+from .cross_validation import FOLDS_FILE, fold_splits, load_folds, make_folds, saved_folds
 from .engine import PREDICTIONS_FILE, train
 from .metrics import score
 from .device import resolve_device
 from .preflight import build_config_model, load_config_dataset, resolve_protocol
 from .progress import Progress
 from .rundir import (LAST, SELECTION_FILE, SETUP_LOCK_FILE, STOPPED_FILE, SUMMARY_FILE, folder_lock, read_json,
-                     run_folder, write_json)
+                     run_folder, saved_config, write_json)
 from .space import SearchSpace, apply
 
 STORAGE_FILE = "selection.db"
@@ -155,10 +154,6 @@ def _study(storage, name: str):
                                pruner=pruner)
 
 
-def _inner_splits(data: GraphClassificationData, folds: list[torch.Tensor], config: RunConfig) -> list[dict]:
-    return [fold_split(data.labels, fold, config.val_fraction, config.seed + i) for i, fold in enumerate(folds)]
-
-
 def _setup(plan: Plan, data: GraphClassificationData, folds: list[torch.Tensor], given: bool) -> list[torch.Tensor]:
     """Folds, inner splits and studies, written once; a rerun checks they are the same."""
     path = os.path.join(plan.run_dir, FOLDS_FILE)
@@ -175,20 +170,29 @@ def _setup(plan: Plan, data: GraphClassificationData, folds: list[torch.Tensor],
         if os.path.exists(path):
             folds = saved_folds(path, data, folds if given else None)
         else:
-            inner = _inner_splits(data, folds, plan.config)
+            inner = fold_splits(data, folds, plan.config)
             write_json(path, {"dataset": data.name, "folds": [f.tolist() for f in folds],
                               "inner_valid": [s["valid"].tolist() for s in inner]})
         storage, count = _storage(plan.storage), len(plan.candidates())
         for i in range(len(folds)):
-            study = plan.study(storage, i)
-            if not study.trials:
-                for j in range(count):
-                    study.enqueue_trial({}, user_attrs={"candidate": j})
-            final = plan.study(storage, i, final=True)
-            if not final.trials:
-                for r in range(plan.final_runs):
-                    final.enqueue_trial({}, user_attrs={"repeat": r})
+            _enqueue_missing(plan.study(storage, i), "candidate", count)
+            _enqueue_missing(plan.study(storage, i, final=True), "repeat", plan.final_runs)
     return folds
+
+
+def _enqueue_missing(study, key: str, count: int) -> None:
+    """Enqueue each ``key`` index (candidate or repeat) below ``count`` that no trial holds, waiting,
+    running or finished: what a setup cut short never enqueued, or a dead worker's training
+    failed by a process killed before it put it back. Called under the run's setup lock."""
+    from optuna.trial import TrialState
+
+    held = set(_finished(study))
+    held.update(t.user_attrs[key] for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,
+                                                                                      TrialState.RUNNING))
+                if _key(t) == key)
+    for index in range(count):
+        if index not in held:
+            study.enqueue_trial({}, user_attrs={key: index})
 
 
 def _key(trial) -> Optional[str]:
@@ -234,7 +238,7 @@ class _Worker:
         self.device = plan.devices[index % len(plan.devices)] if plan.devices else plan.config.device
         self.data = data if data is not None else load_config_dataset(plan.config)  # a worker process loads its own
         self.folds = load_folds(os.path.join(plan.run_dir, FOLDS_FILE), len(self.data), self.data.name)
-        self.inner = _inner_splits(self.data, self.folds, plan.config)
+        self.inner = fold_splits(self.data, self.folds, plan.config)
         self.storage = _storage(plan.storage)
         self.candidates = plan.candidates()
         self.studies = [(plan.study(self.storage, i), plan.study(self.storage, i, final=True))
@@ -263,21 +267,22 @@ class _Worker:
 
     def _requeue_stale(self) -> None:
         """Put back trials whose worker died: a process of this machine that is gone, or, for
-        another machine's, a trial running for a while whose folder nobody locks."""
+        another machine's, a trial running for a while whose folder nobody locks; and any
+        training no trial holds (see :func:`_enqueue_missing`)."""
         from optuna.trial import TrialState
         from optuna.exceptions import UpdateFinishedTrialError
 
         now = datetime.datetime.now()
         for i, pair in enumerate(self.studies):
-            for study in pair:
+            for study, key, count in zip(pair, ("candidate", "repeat"), (len(self.candidates), self.plan.final_runs)):
                 for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
                     if _key(t) is None or not self._dead(t, i, now):
                         continue
                     try:
                         self.storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
                     except UpdateFinishedTrialError:
-                        continue  # another worker put it back, or it finished meanwhile
-                    study.enqueue_trial({}, user_attrs={_key(t): t.user_attrs[_key(t)]})
+                        pass  # another worker put it back, or it finished meanwhile
+                _enqueue_missing(study, key, count)  # what was failed, here or by a process killed since
 
     def _dead(self, trial, fold: int, now: datetime.datetime) -> bool:
         host, _, pid = trial.user_attrs.get("worker", "").rpartition(":")
@@ -542,12 +547,18 @@ def select_and_assess(
     for candidate in space.candidates(config.seed):  # every candidate's model, before any folder exists
         build_config_model(apply(config, candidate), data)
     folds = make_folds(config, data, folds_file)
+    fold_splits(data, folds, config)  # an empty inner split stops before any folder exists
     plan = Plan(config, space, final_runs, run_dir, storage or default_storage(run_dir), study_prefix, prune, devices)
     # A shared lock: commands on other machines join with --resume; each training locks its own folder.
     with run_folder(run_dir, config, resume, shared=True) as existing:
         marks = [os.path.exists(os.path.join(run_dir, f)) for f in (FOLDS_FILE, SELECTION_FILE)]
         if existing and marks == [True, False]:  # folds written, but by a cross-validation without selection
             raise RunFolderError(f"{run_dir} holds a cross-validation without model selection; choose another --out")
+        saved = saved_config(run_dir) if existing else None
+        if saved is not None and saved.epochs != config.epochs and "epochs" not in space.options:
+            raise ConfigError(f"{run_dir} holds a selection whose trainings run up to {saved.epochs} epochs, not "
+                              f"{config.epochs}: its trainings share one budget; resume it without --epochs "
+                              "or choose another --out")
         folds = _setup(plan, data, folds, folds_file is not None)
         _run_workers(plan, jobs, progress, echo, data)
         summary = summarise(plan, data, len(folds))
