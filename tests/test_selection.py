@@ -459,8 +459,9 @@ def test_a_training_put_back_as_it_finishes_is_recorded_once(tmp_path, data_dir,
 
 def test_a_selection_cut_short_anywhere_resumes_to_the_same_results(tmp_path, data_dir, monkeypatch):
     # A kill while the studies are being set up, or after a dead worker's training was failed and
-    # before it was put back, leaves a training that no trial holds: a resume enqueues it again
-    # instead of waiting for it forever.
+    # before it was put back, leaves a training that no trial holds; an interrupt from Python leaves
+    # a training claimed by the very process that resumes. Each is trained again exactly once,
+    # instead of being waited for forever.
     import types
 
     import optuna
@@ -477,30 +478,51 @@ def test_a_selection_cut_short_anywhere_resumes_to_the_same_results(tmp_path, da
 
     def fail_and_die(self, study, trial, fold, final):  # the first half of a put-back, then the kill
         self.storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-        failed.append((study.study_name, trial.user_attrs))
+        failed.append((study.study_name, trial.user_attrs["candidate"], trial.user_attrs["worker"]))
+        raise KeyboardInterrupt
+
+    def interrupt(*args, **kwargs):  # Ctrl-C in a notebook: the trial stays claimed by this process
         raise KeyboardInterrupt
 
     def never_wait(seconds):
         raise AssertionError("a worker waits for a training that no trial holds")
 
-    for name, cut, where in (("setup", cut_at_the_second, optuna.study.Study),
-                             ("put-back", fail_and_die, selection._Worker)):
+    cuts = {"setup": (optuna.study.Study, "enqueue_trial", cut_at_the_second),
+            "put-back": (selection._Worker, "_train", fail_and_die), "interrupted": (selection, "train", interrupt)}
+    for name, (where, attribute, cut) in cuts.items():
         out = str(tmp_path / name)
         with monkeypatch.context() as patched:
-            patched.setattr(where, "enqueue_trial" if name == "setup" else "_train", cut)
+            patched.setattr(where, attribute, cut)
             with pytest.raises(KeyboardInterrupt):
                 selection.select_and_assess(config, space, out, final_runs=1, echo=lambda _: None)
         storage = selection._storage(selection.default_storage(out))
-        trials = optuna.load_study(study_name="fold-0", storage=storage).get_trials()
+        fold_0 = optuna.load_study(study_name="fold-0", storage=storage)
+        states = [(t.user_attrs["candidate"], t.state) for t in fold_0.get_trials()]
         if name == "setup":
-            assert [t.user_attrs for t in trials] == [{"candidate": 0}]
+            assert states == [(0, TrialState.WAITING)]
+        elif name == "put-back":
+            assert failed == [("fold-0", 0, f"{socket.gethostname()}:{os.getpid()}")]
+            assert states == [(0, TrialState.FAIL), (1, TrialState.WAITING)]
+            # A worker that finds it so mid-run (no resume) puts it back, once.
+            worker = selection._Worker(selection.Plan(config, space, 1, out, selection.default_storage(out)),
+                                       lambda _: None, False, 1)
+            worker._requeue_stale()
+            worker._requeue_stale()
+            waiting = fold_0.get_trials(states=(TrialState.WAITING,))
+            assert sorted(t.user_attrs["candidate"] for t in waiting) == [0, 1]
         else:
-            assert failed == [("fold-0", {"candidate": 0, "worker": f"{socket.gethostname()}:{os.getpid()}"})]
-            assert [t.state for t in trials] == [TrialState.FAIL, TrialState.WAITING]
+            assert states == [(0, TrialState.RUNNING), (1, TrialState.WAITING)]
         with monkeypatch.context() as patched:
             patched.setattr(selection, "time", types.SimpleNamespace(sleep=never_wait, monotonic=time.monotonic))
             assert selection.select_and_assess(config, space, out, final_runs=1, resume=True,
                                                echo=lambda _: None) == clean
+        for study in optuna.get_all_study_names(storage):  # every training recorded once, none left over
+            trials = optuna.load_study(study_name=study, storage=storage).get_trials()
+            done = sorted(selection._key(t) + str(t.user_attrs[selection._key(t)])
+                          for t in trials if t.state == TrialState.COMPLETE)
+            assert done == (["candidate0", "candidate1"] if study.startswith("fold-") and "final" not in study
+                            else ["repeat0"]), (name, study)
+            assert not [t for t in trials if t.state in (TrialState.WAITING, TrialState.RUNNING)], (name, study)
 
 
 def test_the_pruner_stops_a_trailing_candidate(tmp_path, data_dir, monkeypatch):
@@ -550,7 +572,7 @@ def test_a_selection_and_a_plain_cross_validation_never_share_a_folder(tmp_path,
     assert result.exit_code == 2 and "a selection runs every fold" in result.output
     # A selection's trainings share one budget: a resume may not change it.
     result = runner.invoke(cli, ["train", "--out", chosen, "--resume", "--epochs", "2"])
-    assert result.exit_code == 1 and "holds a selection whose trainings run up to 1 epochs, not 2" in result.output
+    assert result.exit_code == 1 and "holds a selection trained with --epochs 1, not 2" in result.output
     other = _space_file(tmp_path, "lr: [0.1]\n")
     result = runner.invoke(cli, ["train", "--out", chosen, "--resume", "--select", other])
     assert result.exit_code == 1 and "holds a selection with another search space" in result.output

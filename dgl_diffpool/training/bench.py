@@ -25,7 +25,7 @@ from ..data.storage import atomic_write_text
 from ..errors import ConfigError
 from ..names import BENCH_MODELS, OGB_DATASETS, resolve_dataset_name
 from .config import RunConfig
-from .cross_validation import cross_validate, load_folds, make_folds
+from .cross_validation import cross_validate, fold_splits, load_folds, make_folds
 from .preflight import load_config_dataset, resolve_protocol
 from .progress import Progress
 from .rundir import write_json
@@ -102,6 +102,7 @@ def run_pair(config: RunConfig, model: str, out: str, data: Any, folds: list, fo
     pair_dir = os.path.join(out, config.dataset, model)
     tick = time.perf_counter()
     if model in KERNELS:
+        fold_splits(data, folds, config)  # the kernels select C on the GNNs' inner splits: none may be empty
         os.makedirs(pair_dir, exist_ok=True)
         gram = kernel_matrix(model, data, config.seed)
         grid = C_GRID if selection is None else load_space(selection.space, model, kernel=True).options[KERNEL_OPTION]

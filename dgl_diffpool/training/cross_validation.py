@@ -166,6 +166,7 @@ def cross_validate(
     folds = make_folds(config, data, folds_file)
     if only_fold is not None and not 0 <= only_fold < len(folds):
         raise ConfigError(f"fold must be in 0..{len(folds) - 1}, got {only_fold}")
+    fold_splits(data, folds, config)  # an empty split stops before any folder exists
 
     join = only_fold is not None
     with run_folder(run_dir, config, resume, join=join) as existing:

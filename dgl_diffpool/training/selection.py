@@ -28,6 +28,7 @@ import socket
 import statistics
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
@@ -186,10 +187,8 @@ def _enqueue_missing(study, key: str, count: int) -> None:
     failed by a process killed before it put it back. Called under the run's setup lock."""
     from optuna.trial import TrialState
 
-    held = set(_finished(study))
-    held.update(t.user_attrs[key] for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,
-                                                                                      TrialState.RUNNING))
-                if _key(t) == key)
+    held = {t.user_attrs[key] for t in study.get_trials(deepcopy=False) if _key(t) == key and (
+        t.state != TrialState.FAIL or "diverged" in t.user_attrs)}  # waiting, running or finished
     for index in range(count):
         if index not in held:
             study.enqueue_trial({}, user_attrs={key: index})
@@ -245,6 +244,7 @@ class _Worker:
                         for i in range(len(self.folds))]
         self.total = len(self.folds) * (len(self.candidates) + plan.final_runs)
         self.whole: list[float] = []  # seconds of the trainings this worker ran from their start
+        self.claim_id = uuid.uuid4().hex  # tells its claims from those of an earlier worker of this process
 
     def _claim(self):
         """(study, trial, fold, final) of the next training, or ``None`` if nothing can start now."""
@@ -262,6 +262,7 @@ class _Worker:
                     study.tell(trial, state=TrialState.FAIL)
                     continue
                 trial.set_user_attr("worker", _WORKER)
+                trial.set_user_attr("claim", self.claim_id)
                 return study, trial, i, final
         return None
 
@@ -287,6 +288,8 @@ class _Worker:
     def _dead(self, trial, fold: int, now: datetime.datetime) -> bool:
         host, _, pid = trial.user_attrs.get("worker", "").rpartition(":")
         if host == socket.gethostname() and pid.isdigit():
+            if int(pid) == os.getpid():  # claimed by an earlier, interrupted worker of this process (from Python)
+                return trial.user_attrs.get("claim") != self.claim_id
             return not _alive_since(int(pid), trial.datetime_start)  # a running trial has a start
         if trial.datetime_start is None or now - trial.datetime_start < STALE_AFTER:
             return False  # claimed moments ago: its folder may not be locked yet
@@ -556,9 +559,8 @@ def select_and_assess(
             raise RunFolderError(f"{run_dir} holds a cross-validation without model selection; choose another --out")
         saved = saved_config(run_dir) if existing else None
         if saved is not None and saved.epochs != config.epochs and "epochs" not in space.options:
-            raise ConfigError(f"{run_dir} holds a selection whose trainings run up to {saved.epochs} epochs, not "
-                              f"{config.epochs}: its trainings share one budget; resume it without --epochs "
-                              "or choose another --out")
+            raise ConfigError(f"{run_dir} holds a selection trained with --epochs {saved.epochs}, not {config.epochs}: "
+                              "its trainings share one budget; resume it without --epochs or choose another --out")
         folds = _setup(plan, data, folds, folds_file is not None)
         _run_workers(plan, jobs, progress, echo, data)
         summary = summarise(plan, data, len(folds))
