@@ -229,6 +229,16 @@ def _check_selection_options(ctx: click.Context) -> None:
         raise click.UsageError(f"{', '.join(given)} {verb} to a selection: add --select")
 
 
+def _refuse_flags_the_space_sets(ctx: click.Context, options: dict[str, list[Any]], whose: str = "") -> None:
+    """A flag for an option the space selects would be overridden by every candidate: refused."""
+    given = [k for k in options if k in ctx.params and ctx.get_parameter_source(k) != ParameterSource.DEFAULT]
+    if given:
+        flag, name = f"--{given[0].replace('_', '-')}", given[0]
+        values = ", ".join(str(v) for v in options[name])
+        raise click.UsageError(f"{flag} would do nothing: the search space{whose} selects {name} among {values}; "
+                               "drop the flag or take the option out of the space")
+
+
 def _print_community(community: dict[str, float] | None) -> None:
     if community:
         click.echo(f"planted communities recovered by the level-1 clusters (argmax S), mean over test graphs: "
@@ -392,6 +402,8 @@ def train(ctx: click.Context, out: str | None, resume: bool, fold: int | None, f
             raise click.UsageError(f"this selection's studies are in {saved_plan.storage}: give --storage again")
     if space is None:
         _check_selection_options(ctx)
+    else:
+        _refuse_flags_the_space_sets(ctx, space.options)
     if space is not None and fold is not None:
         raise click.UsageError("a selection runs every fold (its trainings spread over --jobs); drop --fold")
     repeated_cv = resolved.protocol == "cv" and config.seeds > 1
@@ -550,12 +562,16 @@ def bench(datasets: str, models: str, out: str, progress: bool, log_every: int, 
     Writes table.md, table.csv and results.json into --out; rerunning the command skips
     finished pairs and resumes an interrupted one."""
     from dgl_diffpool.training.bench import Selection, format_table, run_bench
+    from dgl_diffpool.training.space import load_space
 
     config = RunConfig(**options, protocol="cv")
     names = [resolve_dataset_name(name) for name in _names(datasets)]
     model_names = list(BENCH_MODELS) if models == "all" else _names(models)
     if select is None:
         _check_selection_options(click.get_current_context())
+    else:
+        for model in (m for m in model_names if m in MODELS):
+            _refuse_flags_the_space_sets(click.get_current_context(), load_space(select, model).options, f" of {model}")
     selection = None if select is None else Selection(select, final_runs, jobs, storage, prune)
     tick = time.perf_counter()
     try:

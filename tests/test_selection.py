@@ -570,6 +570,10 @@ def test_a_selection_and_a_plain_cross_validation_never_share_a_folder(tmp_path,
     assert runner.invoke(cli, args).exit_code == 0
     result = runner.invoke(cli, ["train", "--out", chosen, "--resume", "--fold", "0"])
     assert result.exit_code == 2 and "a selection runs every fold" in result.output
+    # A flag for an option the recorded space selects would be overridden by every candidate.
+    result = runner.invoke(cli, ["train", "--out", chosen, "--resume", "--lr", "0.5"])
+    assert result.exit_code == 2 and "--lr would do nothing: the search space selects lr among 0.001, 0.01" \
+        in result.output, result.output
     # A selection's trainings share one budget: a resume may not change it.
     result = runner.invoke(cli, ["train", "--out", chosen, "--resume", "--epochs", "2"])
     assert result.exit_code == 1 and "holds a selection trained with --epochs 1, not 2" in result.output
@@ -612,3 +616,21 @@ def test_a_selection_repeated_over_seeds_resumes_as_a_selection(tmp_path, data_d
                                         "--out", str(tmp_path / "f")])
     assert one_fold.exit_code == 2 and "--fold runs one fold of one cross-validation; drop --seeds or --fold" in \
         one_fold.output
+
+
+@pytest.mark.parametrize("command", ["train", "bench"])
+def test_a_flag_the_space_selects_is_refused(tmp_path, data_dir, command):
+    out = str(tmp_path / "run")
+    args = {"train": ["train", "--protocol", "cv", "--folds", "2", "--no-plot"],
+            "bench": ["bench", "--datasets", "synthetic", "--models", "sage-mean,wl-kernel", "--folds", "2"]}[command]
+    args += ["--epochs", "1", "--hidden", "8", "--batch-size", "64", "--no-progress"]  # quick, were it not refused
+    whose = {"train": "", "bench": " of sage-mean"}[command]
+    for space, flag, message in [
+        ("default", ["--dropout", "0.5"], f"--dropout would do nothing: the search space{whose} selects dropout "
+                                          "among 0.0, 0.2; drop the flag or take the option out of the space"),
+        (_space_file(tmp_path, "batch-size: [8, 16]\n"), ["--batch-size", "8"],
+         f"--batch-size would do nothing: the search space{whose} selects batch_size among 8, 16"),
+    ]:
+        result = CliRunner().invoke(cli, [*args, "--data-dir", data_dir, "--select", space, *flag, "--out", out])
+        assert result.exit_code == 2 and message in result.output, result.output
+        assert not os.path.exists(out)
